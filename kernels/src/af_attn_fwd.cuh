@@ -1,0 +1,398 @@
+// attnfarm private: the one attention-forward mainloop shared by the exact
+// (fp16/bf16 QK^T) and the INT8-QK kernels.
+//
+// A CTA owns BM = 16*MT*NWARPS query rows of one (batch, q-head); each warp
+// owns MT m16 tiles (16*MT consecutive rows). K/V tiles of BN keys stream
+// through shared memory with cp.async, double buffered (K[t+1] loads while
+// S = Q.K[t]^T and the softmax run, V[t+1] while O += P.V[t]). Fragments come
+// from ldmatrix (.trans for V), products from mma.sync with fp32 (or int32)
+// accumulation, and the softmax is online, in fp32, in the log2 domain.
+//
+// QK policy (the INT8 flag): Q and K tiles hold either 16-bit elements or
+// int8. A k-step of the QK^T product covers 32 bytes of a row in both cases
+// (m16n8k16 for 16-bit, m16n8k32 for int8), so the shared-memory layout,
+// ldmatrix addressing and fragment registers are identical; only the mma and
+// the dequantisation of the accumulator differ.
+#pragma once
+
+#include <math.h>
+#include <stdint.h>
+
+#include <type_traits>
+
+#include "af_ptx.cuh"
+
+namespace af {
+
+struct FwdArgs {
+  const char* q;
+  const char* k;
+  const char* v;
+  char* o;
+  // strides in bytes
+  int64_t q_sb, q_sh, q_sn;
+  int64_t k_sb, k_sh, k_sn;
+  int64_t v_sb, v_sh, v_sn;
+  int64_t o_sb, o_sh, o_sn;
+  float* lse;              // optional, contiguous [batch, hq, seq_q]
+  // INT8 only
+  const float* q_scale;    // [batch*hq][q_groups]: scale of 16 q rows, times sm_scale*log2(e)
+  const float* k_scale;    // [batch*hkv][k_groups]: scale of 64 keys
+  const float* lse_bias;   // [batch*hq*seq_q]: sm_scale * q . mean(k) (natural log units)
+  int q_groups, k_groups;
+  int batch, hq, hkv, group, seq_q, seq_kv;
+  int m_blocks;
+  int causal;
+  float scale_log2;        // exact only: sm_scale * log2(e)
+};
+
+constexpr int kQGroup = 16;  // INT8: rows of Q sharing one scale (one m16 tile)
+constexpr int kKGroup = 64;  // INT8: keys sharing one scale
+
+template <typename T_, int D_, int NWARPS_, int MT_, int BN_, bool QREG_, int MINB_, bool INT8_>
+struct FwdCfg {
+  using T = T_;
+  static constexpr int D = D_;
+  static constexpr int NWARPS = NWARPS_;
+  static constexpr int MT = MT_;
+  static constexpr int BN = BN_;
+  static constexpr bool QREG = QREG_;  // keep the Q fragments in registers
+  static constexpr int MINB = MINB_;
+  static constexpr bool INT8 = INT8_;
+
+  static constexpr int NT = NWARPS * 32;
+  static constexpr int BM = 16 * MT * NWARPS;
+  static constexpr int QK_ELEM = INT8 ? 1 : 2;
+  static constexpr int QROW = D * QK_ELEM;  // bytes of one Q/K row in smem
+  static constexpr int VROW = D * 2;        // bytes of one V/O row
+  static constexpr int KSTEPS = QROW / 32;  // QK^T k-steps
+  static constexpr int NTILE = BN / 8;      // n8 tiles of S
+  static constexpr int DTILE = D / 8;       // n8 tiles of O
+  static constexpr int Q_BYTES = BM * QROW;
+  static constexpr int K_BYTES = BN * QROW;
+  static constexpr int V_BYTES = BN * VROW;
+  static constexpr int SMEM = Q_BYTES + 2 * K_BYTES + 2 * V_BYTES;
+  static constexpr int O_BYTES = BM * VROW;  // epilogue staging, reuses smem from 0
+  static constexpr int NKS = BN >= kKGroup ? BN / kKGroup : 1;  // k scales per tile
+
+  static_assert(D == 64 || D == 128, "head_dim");
+  static_assert(BN % 16 == 0, "BN");
+  static_assert(!INT8 || (kKGroup % BN == 0 || BN % kKGroup == 0), "BN vs k group");
+  static_assert(O_BYTES <= SMEM, "epilogue staging must fit");
+};
+
+// Copy a ROWS x ROW_BYTES tile (rows row_stride bytes apart) into swizzled
+// smem; rows >= rows_valid are zero-filled and not read.
+template <int ROWS, int ROW_BYTES, int NT>
+__device__ __forceinline__ void load_tile(uint32_t sbase, const char* g, int64_t row_stride,
+                                          int rows_valid, int tid) {
+  constexpr int CPR = ROW_BYTES / 16;
+  constexpr int CHUNKS = ROWS * CPR;
+  static_assert(NT % CPR == 0, "threads vs chunks per row");
+  constexpr int RSTEP = NT / CPR;
+  constexpr int ITERS = (CHUNKS + NT - 1) / NT;
+  const int c = tid % CPR;
+  const int r0 = tid / CPR;
+  const char* src = g + c * 16 + r0 * row_stride;
+#pragma unroll
+  for (int it = 0; it < ITERS; ++it) {
+    const int r = r0 + it * RSTEP;
+    if (CHUNKS % NT == 0 || r < ROWS) {
+      const bool ok = r < rows_valid;
+      cp_async16(sbase + swz<ROW_BYTES>(r, c), ok ? src : g, ok);
+    }
+    src += RSTEP * row_stride;
+  }
+}
+
+template <class C>
+__global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs a) {
+  using T = typename C::T;
+  using H = Half16<T>;
+  using Acc = typename std::conditional<C::INT8, int, float>::type;
+  constexpr int BM = C::BM, BN = C::BN, D = C::D, MT = C::MT, NT = C::NT;
+  constexpr int QROW = C::QROW, VROW = C::VROW;
+
+  extern __shared__ __align__(128) char smem[];
+
+  const int tid = threadIdx.x;
+  const int warp = tid >> 5, lane = tid & 31;
+  const int g = lane >> 2, tq = lane & 3;
+
+  int mb = blockIdx.x % a.m_blocks;
+  const int bh = blockIdx.x / a.m_blocks;  // b * hq + h
+  if (a.causal) mb = a.m_blocks - 1 - mb;    // longest rows first
+  const int h = bh % a.hq, b = bh / a.hq;
+  const int hk = h / a.group;
+  const int m0 = mb * BM;
+  const int off = a.seq_kv - a.seq_q;  // query i sees key j iff j <= i + off (causal)
+
+  int n_end = a.seq_kv;
+  if (a.causal) n_end = min(n_end, m0 + BM + off);
+  const int n_tiles = n_end > 0 ? (n_end + BN - 1) / BN : 0;
+
+  const char* qg = a.q + b * a.q_sb + h * a.q_sh + (int64_t)m0 * a.q_sn;
+  const char* kg = a.k + b * a.k_sb + hk * a.k_sh;
+  const char* vg = a.v + b * a.v_sb + hk * a.v_sh;
+
+  const uint32_t sQ = smem_addr(smem);
+  const uint32_t sK = sQ + C::Q_BYTES;
+  const uint32_t sV = sK + 2 * C::K_BYTES;
+
+  // Prologue: Q, K[0], V[0] as three cp.async groups (always committed so
+  // that the wait_group counts below hold for every CTA).
+  load_tile<BM, QROW, NT>(sQ, qg, a.q_sn, a.seq_q - m0, tid);
+  cp_async_commit();
+  if (n_tiles > 0) load_tile<BN, QROW, NT>(sK, kg, a.k_sn, a.seq_kv, tid);
+  cp_async_commit();
+  if (n_tiles > 0) load_tile<BN, VROW, NT>(sV, vg, a.v_sn, a.seq_kv, tid);
+  cp_async_commit();
+
+  // Per-lane ldmatrix coordinates.
+  const int q_lrow = lane & 15, q_lchunk = lane >> 4;                      // A operand
+  const int k_lrow = (lane & 7) + ((lane >> 4) << 3), k_lchunk = (lane >> 3) & 1;  // B, n-major
+  const int v_lrow = (lane & 7) + (((lane >> 3) & 1) << 3), v_lchunk = lane >> 4;  // B, trans
+
+  const int wrow0 = m0 + warp * MT * 16;  // first query row of this warp
+  const int wrow_last = wrow0 + MT * 16 - 1;
+
+  // INT8: per-m16-tile Q scale (sm_scale*log2e folded in); exact: the scale.
+  float qmul[MT];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+    if constexpr (C::INT8) {
+      const int gi = (m0 >> 4) + warp * MT + mt;
+      qmul[mt] = gi < a.q_groups ? __ldg(a.q_scale + (int64_t)bh * a.q_groups + gi) : 0.f;
+    } else {
+      qmul[mt] = a.scale_log2;
+    }
+  }
+
+  uint32_t qf[C::QREG ? MT : 1][C::QREG ? C::KSTEPS : 1][4];
+  if constexpr (C::QREG) {
+    cp_async_wait<2>();
+    __syncthreads();
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int ks = 0; ks < C::KSTEPS; ++ks)
+        ldsm_x4(qf[mt][ks][0], qf[mt][ks][1], qf[mt][ks][2], qf[mt][ks][3],
+                sQ + swz<QROW>((warp * MT + mt) * 16 + q_lrow, ks * 2 + q_lchunk));
+  }
+
+  float o[MT][C::DTILE][4];
+  float mrow[MT][2], lrow[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int j = 0; j < C::DTILE; ++j) o[mt][j][0] = o[mt][j][1] = o[mt][j][2] = o[mt][j][3] = 0.f;
+    mrow[mt][0] = mrow[mt][1] = -INFINITY;
+    lrow[mt][0] = lrow[mt][1] = 0.f;
+  }
+
+  const bool warp_has_rows = wrow0 < a.seq_q;
+
+  for (int t = 0; t < n_tiles; ++t) {
+    const int n0 = t * BN;
+    const int stage = t & 1;
+    const uint32_t sKt = sK + stage * C::K_BYTES;
+    const uint32_t sVt = sV + stage * C::V_BYTES;
+
+    float kmul[C::NKS];
+#pragma unroll
+    for (int i = 0; i < C::NKS; ++i) {
+      if constexpr (C::INT8) {
+        const int gi = n0 / kKGroup + i;
+        kmul[i] = gi < a.k_groups
+                      ? __ldg(a.k_scale + (int64_t)(b * a.hkv + hk) * a.k_groups + gi)
+                      : 0.f;
+      } else {
+        kmul[i] = 1.f;
+      }
+    }
+
+    cp_async_wait<1>();  // K[t] landed (V[t] may be in flight)
+    __syncthreads();     // ... for every thread; and everyone is done with K[t-1]
+    if (t + 1 < n_tiles)
+      load_tile<BN, QROW, NT>(sK + (stage ^ 1) * C::K_BYTES, kg + (int64_t)(n0 + BN) * a.k_sn,
+                              a.k_sn, a.seq_kv - n0 - BN, tid);
+    cp_async_commit();
+
+    // Causal: a warp whose rows see none of this tile's keys skips it.
+    const bool active = warp_has_rows && (!a.causal || n0 <= wrow_last + off);
+
+    float s[MT][C::NTILE][4];
+    if (active) {
+      Acc acc[MT][C::NTILE][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int j = 0; j < C::NTILE; ++j) acc[mt][j][0] = acc[mt][j][1] = acc[mt][j][2] = acc[mt][j][3] = 0;
+
+#pragma unroll
+      for (int ks = 0; ks < C::KSTEPS; ++ks) {
+        uint32_t qa[MT][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          if constexpr (C::QREG) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) qa[mt][i] = qf[mt][ks][i];
+          } else {
+            ldsm_x4(qa[mt][0], qa[mt][1], qa[mt][2], qa[mt][3],
+                    sQ + swz<QROW>((warp * MT + mt) * 16 + q_lrow, ks * 2 + q_lchunk));
+          }
+        }
+#pragma unroll
+        for (int np = 0; np < BN / 16; ++np) {
+          uint32_t b0, b1, b2, b3;
+          ldsm_x4(b0, b1, b2, b3, sKt + swz<QROW>(np * 16 + k_lrow, ks * 2 + k_lchunk));
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            if constexpr (C::INT8) {
+              mma_s8(acc[mt][2 * np], qa[mt], b0, b1);
+              mma_s8(acc[mt][2 * np + 1], qa[mt], b2, b3);
+            } else {
+              H::mma(acc[mt][2 * np], qa[mt], b0, b1);
+              H::mma(acc[mt][2 * np + 1], qa[mt], b2, b3);
+            }
+          }
+        }
+      }
+
+      // Dequantise / scale into the log2 domain.
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int j = 0; j < C::NTILE; ++j) {
+          const float sc = qmul[mt] * kmul[C::BN >= kKGroup ? (j * 8) / kKGroup : 0];
+#pragma unroll
+          for (int e = 0; e < 4; ++e) s[mt][j][e] = static_cast<float>(acc[mt][j][e]) * sc;
+        }
+
+      const bool need_mask =
+          (n0 + BN > a.seq_kv) || (a.causal && n0 + BN - 1 > wrow0 + off);
+      if (need_mask) {
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int j = 0; j < C::NTILE; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const int col = n0 + j * 8 + tq * 2 + (e & 1);
+              const int row = wrow0 + mt * 16 + g + (e >> 1) * 8;
+              const bool masked = col >= a.seq_kv || (a.causal && col > row + off);
+              if (masked) s[mt][j][e] = -INFINITY;
+            }
+      }
+
+      // Online softmax (rows g and g+8 of each m16 tile; a row lives in a quad).
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          float mx = -INFINITY;
+#pragma unroll
+          for (int j = 0; j < C::NTILE; ++j)
+            mx = fmaxf(mx, fmaxf(s[mt][j][2 * hr], s[mt][j][2 * hr + 1]));
+          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+          const float mnew = fmaxf(mrow[mt][hr], mx);
+          const float muse = mnew == -INFINITY ? 0.f : mnew;  // fully masked so far
+          const float alpha = fast_exp2(mrow[mt][hr] - muse);
+          mrow[mt][hr] = mnew;
+#pragma unroll
+          for (int j = 0; j < C::DTILE; ++j) {
+            o[mt][j][2 * hr] *= alpha;
+            o[mt][j][2 * hr + 1] *= alpha;
+          }
+          float sum = 0.f;
+#pragma unroll
+          for (int j = 0; j < C::NTILE; ++j) {
+            const float p0 = fast_exp2(s[mt][j][2 * hr] - muse);
+            const float p1 = fast_exp2(s[mt][j][2 * hr + 1] - muse);
+            s[mt][j][2 * hr] = p0;
+            s[mt][j][2 * hr + 1] = p1;
+            sum += p0 + p1;
+          }
+          lrow[mt][hr] = lrow[mt][hr] * alpha + sum;
+        }
+    }
+
+    cp_async_wait<1>();  // V[t] landed
+    __syncthreads();     // ... for every thread; and everyone is done with V[t-1]
+    if (t + 1 < n_tiles)
+      load_tile<BN, VROW, NT>(sV + (stage ^ 1) * C::V_BYTES, vg + (int64_t)(n0 + BN) * a.v_sn,
+                              a.v_sn, a.seq_kv - n0 - BN, tid);
+    cp_async_commit();
+
+    if (active) {
+#pragma unroll
+      for (int kk = 0; kk < BN / 16; ++kk) {
+        uint32_t pa[MT][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          pa[mt][0] = H::pack(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+          pa[mt][1] = H::pack(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+          pa[mt][2] = H::pack(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+          pa[mt][3] = H::pack(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+        }
+#pragma unroll
+        for (int dp = 0; dp < D / 16; ++dp) {
+          uint32_t v0, v1, v2, v3;
+          ldsm_x4_t(v0, v1, v2, v3, sVt + swz<VROW>(kk * 16 + v_lrow, dp * 2 + v_lchunk));
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            H::mma(o[mt][2 * dp], pa[mt], v0, v1);
+            H::mma(o[mt][2 * dp + 1], pa[mt], v2, v3);
+          }
+        }
+      }
+    }
+  }
+
+  // Epilogue: normalise, optional LSE, stage O through smem, 16-byte stores.
+  cp_async_wait<0>();
+  __syncthreads();
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      float l = lrow[mt][hr];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const float inv = l > 0.f ? 1.f / l : 0.f;
+      const int lrow_local = (warp * MT + mt) * 16 + g + hr * 8;
+      const int row = m0 + lrow_local;
+      if (a.lse != nullptr && tq == 0 && row < a.seq_q) {
+        float v = -INFINITY;
+        if (l > 0.f) {
+          v = (mrow[mt][hr] + __log2f(l)) * 0.69314718055994531f;
+          if constexpr (C::INT8) v += a.lse_bias[(int64_t)bh * a.seq_q + row];
+        }
+        a.lse[(int64_t)bh * a.seq_q + row] = v;
+      }
+#pragma unroll
+      for (int j = 0; j < C::DTILE; ++j) {
+        const uint32_t u = H::pack(o[mt][j][2 * hr] * inv, o[mt][j][2 * hr + 1] * inv);
+        *reinterpret_cast<uint32_t*>(smem + swz<VROW>(lrow_local, j) + tq * 4) = u;
+      }
+    }
+  __syncthreads();
+  {
+    constexpr int CPR = VROW / 16;
+    constexpr int CHUNKS = BM * CPR;
+    static_assert(CHUNKS % NT == 0, "epilogue");
+    char* og = a.o + b * a.o_sb + h * a.o_sh;
+#pragma unroll
+    for (int it = 0; it < CHUNKS / NT; ++it) {
+      const int idx = it * NT + tid;
+      const int r = idx / CPR, c = idx % CPR;
+      if (m0 + r < a.seq_q) {
+        const uint4 val = *reinterpret_cast<const uint4*>(smem + swz<VROW>(r, c));
+        *reinterpret_cast<uint4*>(og + (int64_t)(m0 + r) * a.o_sn + c * 16) = val;
+      }
+    }
+  }
+}
+
+}  // namespace af

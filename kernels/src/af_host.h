@@ -1,0 +1,93 @@
+// attnfarm private: host-side helpers shared by the entry points
+// (parameter validation, CUDA error bookkeeping, kernel launch).
+#pragma once
+
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "attnfarm/kernels.h"
+#include "af_attn_fwd.cuh"
+
+namespace af {
+
+// Records the CUDA error behind an AF_ERR_CUDA for af_last_cuda_error() (api.cu).
+void set_cuda_error(cudaError_t e);
+
+inline af_status cuda_fail(cudaError_t e) {
+  set_cuda_error(e);
+  return AF_ERR_CUDA;
+}
+
+inline bool tensor_ok(const af_tensor4& t) {
+  if (t.data == nullptr) return false;
+  if ((reinterpret_cast<uintptr_t>(t.data) & 15u) != 0) return false;
+  if (t.stride_b < 0 || t.stride_h < 0 || t.stride_n < 0) return false;
+  if ((t.stride_b % 8) != 0 || (t.stride_h % 8) != 0 || (t.stride_n % 8) != 0) return false;
+  return true;
+}
+
+// Sizes and flags only (no pointers).
+inline af_status validate_shape(const af_attn_params* p) {
+  if (p == nullptr) return AF_ERR_INVALID;
+  if (p->dtype != AF_F16 && p->dtype != AF_BF16) return AF_ERR_INVALID;
+  if (p->head_dim != 64 && p->head_dim != 128) return AF_ERR_INVALID;
+  if (p->batch < 0 || p->seq_q < 0 || p->seq_kv < 0) return AF_ERR_INVALID;
+  if (p->heads_q < 1 || p->heads_kv < 1 || p->heads_q % p->heads_kv != 0) return AF_ERR_INVALID;
+  if (p->causal != 0 && p->causal != 1) return AF_ERR_INVALID;
+  if (!isfinite(p->sm_scale)) return AF_ERR_INVALID;
+  return AF_OK;
+}
+
+inline bool empty_work(const af_attn_params* p) { return p->batch == 0 || p->seq_q == 0; }
+
+// Pointers and strides; call after validate_shape and only for non-empty work.
+// K and V may be NULL when seq_kv == 0 (nothing is read from them then).
+inline af_status validate_tensors(const af_attn_params* p) {
+  if (!tensor_ok(p->q) || !tensor_ok(p->o)) return AF_ERR_INVALID;
+  if (p->seq_kv > 0 && (!tensor_ok(p->k) || !tensor_ok(p->v))) return AF_ERR_INVALID;
+  if (p->lse != nullptr && (reinterpret_cast<uintptr_t>(p->lse) & 3u) != 0) return AF_ERR_INVALID;
+  return AF_OK;
+}
+
+inline FwdArgs base_args(const af_attn_params* p) {
+  FwdArgs a{};
+  const int64_t es = 2;  // fp16 / bf16
+  a.q = static_cast<const char*>(p->q.data);
+  a.k = static_cast<const char*>(p->k.data);
+  a.v = static_cast<const char*>(p->v.data);
+  a.o = static_cast<char*>(p->o.data);
+  a.q_sb = p->q.stride_b * es; a.q_sh = p->q.stride_h * es; a.q_sn = p->q.stride_n * es;
+  a.k_sb = p->k.stride_b * es; a.k_sh = p->k.stride_h * es; a.k_sn = p->k.stride_n * es;
+  a.v_sb = p->v.stride_b * es; a.v_sh = p->v.stride_h * es; a.v_sn = p->v.stride_n * es;
+  a.o_sb = p->o.stride_b * es; a.o_sh = p->o.stride_h * es; a.o_sn = p->o.stride_n * es;
+  a.lse = p->lse;
+  a.batch = p->batch;
+  a.hq = p->heads_q;
+  a.hkv = p->heads_kv;
+  a.group = p->heads_q / p->heads_kv;
+  a.seq_q = p->seq_q;
+  a.seq_kv = p->seq_kv;
+  a.causal = p->causal;
+  a.scale_log2 = p->sm_scale * 1.4426950408889634f;
+  return a;
+}
+
+// Launch attn_fwd_kernel<C> over every (m block, head, batch).
+template <class C>
+af_status launch_fwd(FwdArgs a, cudaStream_t stream) {
+  const int64_t m_blocks = (static_cast<int64_t>(a.seq_q) + C::BM - 1) / C::BM;
+  const int64_t grid = m_blocks * a.hq * a.batch;
+  if (grid <= 0) return AF_OK;
+  if (grid > INT_MAX) return AF_ERR_UNSUPPORTED;
+  a.m_blocks = static_cast<int>(m_blocks);
+  auto kern = attn_fwd_kernel<C>;
+  cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
+  if (e != cudaSuccess) return cuda_fail(e);
+  kern<<<static_cast<unsigned>(grid), C::NT, C::SMEM, stream>>>(a);
+  e = cudaGetLastError();
+  if (e != cudaSuccess) return cuda_fail(e);
+  return AF_OK;
+}
+
+}  // namespace af
