@@ -1,0 +1,177 @@
+"""Build-record checks that need neither the compiled library nor a GPU.
+
+Pure functions over version strings and arch names, so the import guard and
+the arch check can be tested anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from types import ModuleType
+from typing import List, Optional, Sequence, Tuple
+
+MISSING_BUILD_INFO = (
+    "attnfarm: attnfarm/_build_info.py is missing, so this is not an installed "
+    "wheel but a source checkout ({path}). The compiled library attnfarm/_C and "
+    "its build record are added by the build farm: install an attnfarm wheel that "
+    "matches your torch and CUDA (or build one with `cargo xtask build-matrix`) "
+    "and import that instead."
+)
+
+
+def load_build_info() -> Optional[ModuleType]:
+    """The generated ``attnfarm._build_info`` module, or None in a source checkout."""
+    try:
+        from . import _build_info  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _build_info
+
+
+def torch_minor(version: str) -> str:
+    """``"2.11.0+cu130"`` -> ``"2.11"``."""
+    m = re.match(r"^(\d+)\.(\d+)", version)
+    if not m:
+        raise ValueError(f"cannot read a torch version from {version!r}")
+    return f"{m.group(1)}.{m.group(2)}"
+
+
+def cuda_major(version: Optional[str]) -> Optional[int]:
+    """``"13.0"`` -> ``13``; None for CPU-only or ROCm builds of torch."""
+    if not version:
+        return None
+    m = re.match(r"^(\d+)", version)
+    return int(m.group(1)) if m else None
+
+
+def _where_to_get(info: ModuleType) -> str:
+    landing = getattr(info, "LANDING_URL", None)
+    index = getattr(info, "INDEX_URL", None)
+    parts = []
+    if landing:
+        parts.append(f"Every attnfarm variant and its install command is listed at {landing}.")
+    else:
+        parts.append("Install the attnfarm variant built for your torch and CUDA from the attnfarm release.")
+    if index:
+        parts.append(f"(This wheel came from {index}, the index of {info.VARIANT}.)")
+    return " ".join(parts)
+
+
+def version_problem(info: ModuleType, torch_version: str, torch_cuda: Optional[str]) -> Optional[str]:
+    """Why this wheel cannot be loaded into this torch, or None if it can.
+
+    Checked before the compiled library is loaded, so a mismatch is an
+    ImportError that says what to install instead of an ``undefined symbol``.
+    """
+    built_minor = str(info.TORCH_MINOR)
+    built_cuda = int(info.CUDA_MAJOR)
+    have_minor = torch_minor(torch_version)
+    have_cuda = cuda_major(torch_cuda)
+    wheel = f"attnfarm {info.VERSION} (variant {info.VARIANT})"
+    if have_minor != built_minor:
+        cuda_note = f"CUDA {torch_cuda}" if torch_cuda else "no CUDA"
+        return (
+            f"{wheel} was built for torch {built_minor}.x (built against {info.TORCH_BUILT_WITH}, "
+            f"CUDA {info.CUDA_TOOLKIT}), but torch {torch_version} ({cuda_note}) is installed. "
+            f"The compiled library only loads into the torch minor it was built for. "
+            f"Install the attnfarm wheel for torch {have_minor}"
+            + (f" and CUDA {have_cuda}" if have_cuda is not None else "")
+            + f", or torch {built_minor} with CUDA {built_cuda}. "
+            + _where_to_get(info)
+        )
+    if have_cuda is None:
+        return (
+            f"{wheel} needs a CUDA build of torch (CUDA {built_cuda}), but torch {torch_version} "
+            f"has no CUDA (torch.version.cuda is None). Install torch {built_minor} with CUDA "
+            f"{built_cuda}. " + _where_to_get(info)
+        )
+    if have_cuda != built_cuda:
+        return (
+            f"{wheel} was built with CUDA {info.CUDA_TOOLKIT} (CUDA {built_cuda}.x), but torch "
+            f"{torch_version} uses CUDA {torch_cuda}. Install the attnfarm wheel for torch "
+            f"{have_minor} and CUDA {have_cuda}, or torch {built_minor} built with CUDA {built_cuda}. "
+            + _where_to_get(info)
+        )
+    return None
+
+
+_ARCH_RE = re.compile(r"^(sm|compute)_(\d+)(\d)([af]?)$")
+
+
+def parse_arch(name: str) -> Tuple[str, int, int, str]:
+    """``"sm_90a"`` -> ``("sm", 9, 0, "a")``; ``"compute_120"`` -> ``("compute", 12, 0, "")``."""
+    m = _ARCH_RE.match(name)
+    if not m:
+        raise ValueError(f"not a CUDA arch name: {name!r}")
+    return m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
+
+
+def arches_present(sass: Sequence[str], ptx: Optional[str]) -> str:
+    text = "SASS " + (", ".join(sass) if sass else "(none)")
+    text += f" + PTX {ptx}" if ptx else ", no PTX"
+    return text
+
+
+def code_for_device(major: int, minor: int, sass: Sequence[str], ptx: Optional[str]) -> Optional[str]:
+    """Which code in the wheel a device of compute capability major.minor runs.
+
+    Returns e.g. ``"SASS sm_90"`` or ``"PTX compute_120 (JIT-compiled by the driver)"``,
+    or None when nothing in the wheel can run on it.
+
+    Rules: SASS ``sm_XY`` runs on X.Y' with Y' >= Y (same major); ``sm_XYa`` only
+    on X.Y; ``sm_XYf`` on the same family (same major, Y' >= Y). PTX
+    ``compute_XY`` is JIT-compiled for any X'.Y' >= X.Y; ``compute_XYa``/``f``
+    only as its SASS counterpart.
+    """
+    best: Optional[Tuple[int, str]] = None
+    for name in sass:
+        _, x, y, suffix = parse_arch(name)
+        ok = x == major and (minor == y if suffix == "a" else minor >= y)
+        if ok and (best is None or (x * 10 + y) > best[0]):
+            best = (x * 10 + y, name)
+    if best is not None:
+        return f"SASS {best[1]}"
+    if ptx:
+        _, x, y, suffix = parse_arch(ptx)
+        if suffix == "a":
+            ok = (major, minor) == (x, y)
+        elif suffix == "f":
+            ok = major == x and minor >= y
+        else:
+            ok = major * 10 + minor >= x * 10 + y
+        if ok:
+            return f"PTX {ptx} (JIT-compiled by the driver)"
+    return None
+
+
+def arch_problem(
+    major: int, minor: int, device_name: str, sass: Sequence[str], ptx: Optional[str], variant: str
+) -> Optional[str]:
+    """Why this wheel cannot run on the device, or None if it can."""
+    if code_for_device(major, minor, sass, ptx) is not None:
+        return None
+    return (
+        f"attnfarm: this wheel ({variant}) has no kernel code for {device_name} (sm_{major}{minor}): "
+        f"it carries {arches_present(sass, ptx)}. Install a variant that includes sm_{major}{minor} "
+        f"or PTX for compute_{major}{minor} or lower (python -m attnfarm prints what is installed)."
+    )
+
+
+def running_as_main() -> bool:
+    """True while ``python -m attnfarm`` is importing this package.
+
+    The environment report must work exactly when the import guard fails, so
+    in that case the package imports with its API disabled instead of raising.
+    """
+    orig = getattr(sys, "orig_argv", None)
+    if orig is not None:
+        for i, arg in enumerate(orig[:-1]):
+            if arg == "-m":
+                return orig[i + 1] in ("attnfarm", "attnfarm.__main__")
+        return False
+    return bool(sys.argv) and sys.argv[0] == "-m"
+
+
+def sass_list(info: ModuleType) -> List[str]:
+    return list(getattr(info, "SASS_ARCHES", None) or [])

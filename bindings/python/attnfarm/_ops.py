@@ -1,0 +1,104 @@
+"""attnfarm.attention and the fake (meta) kernel of the attnfarm::fwd op."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple, Union
+
+import torch
+
+from . import _compat
+
+LAYOUTS = ("HND", "NHD")
+PRECISIONS = ("exact", "int8", "auto")
+
+# Filled in by __init__ once the library is loaded.
+_state: Dict[str, object] = {"info": None, "disabled": None}
+_arch_ok: Dict[int, bool] = {}
+
+
+def _check_device_arch(device: torch.device) -> None:
+    """First call per device: raise if the wheel has no code for its arch."""
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    if index in _arch_ok:
+        return
+    info = _state["info"]
+    major, minor = torch.cuda.get_device_capability(index)
+    problem = _compat.arch_problem(
+        major,
+        minor,
+        torch.cuda.get_device_name(index),
+        _compat.sass_list(info),
+        getattr(info, "PTX_ARCH", None),
+        getattr(info, "VARIANT", "?"),
+    )
+    if problem is not None:
+        raise RuntimeError(problem)
+    _arch_ok[index] = True
+
+
+def _require_loaded() -> None:
+    problem = _state["disabled"]
+    if problem is not None:
+        raise ImportError(problem)
+
+
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    causal: bool = False,
+    layout: str = "HND",
+    sm_scale: Optional[float] = None,
+    precision: str = "auto",
+    return_lse: bool = False,
+) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    """Scaled dot-product attention forward on CUDA.
+
+    q: [b, h_q, n_q, d] (layout "HND") or [b, n_q, h_q, d] (layout "NHD");
+    k, v: the same with h_kv heads and n_kv tokens; h_q % h_kv == 0 (GQA/MQA).
+    fp16 or bf16; head_dim 64 or 128 natively, 1..127 zero-padded, > 128 refused.
+    causal: bottom-right aligned (query i sees key j iff j <= i + n_kv - n_q).
+    sm_scale: defaults to 1/sqrt(d) of the real head_dim.
+    precision: "exact", "int8" (int8 Q·Kᵀ, fp16/bf16 P·V with fp32 accumulation)
+    or "auto" (int8 where the kernel supports the request, exact otherwise).
+    Returns the output in q's layout and dtype (contiguous), and with
+    return_lse also the fp32 natural-log sum-exp [b, h_q, n_q].
+    """
+    _require_loaded()
+    if layout not in LAYOUTS:
+        raise ValueError(
+            f'attnfarm.attention: layout must be "HND" ([batch, heads, seq, head_dim]) or "NHD" '
+            f"([batch, seq, heads, head_dim]), got {layout!r}"
+        )
+    if precision not in PRECISIONS:
+        raise ValueError(f'attnfarm.attention: precision must be "exact", "int8" or "auto", got {precision!r}')
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"attnfarm.attention: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if not torch.compiler.is_compiling() and q.is_cuda:
+        _check_device_arch(q.device)
+    out, lse = torch.ops.attnfarm.fwd(
+        q, k, v, bool(causal), None if sm_scale is None else float(sm_scale), precision, bool(return_lse), layout
+    )
+    if return_lse:
+        return out, lse
+    return out
+
+
+def register_fake() -> None:
+    @torch.library.register_fake("attnfarm::fwd")
+    def _fwd_fake(q, k, v, causal, sm_scale, precision, return_lse, layout):
+        torch._check(q.dim() == 4 and k.dim() == 4 and v.dim() == 4, lambda: "attnfarm.attention: q, k, v must be 4-d")
+        torch._check(q.dtype in (torch.float16, torch.bfloat16), lambda: f"attnfarm.attention: q must be torch.float16 or torch.bfloat16, got {q.dtype}")
+        torch._check(q.dtype == k.dtype == v.dtype, lambda: "attnfarm.attention: q, k and v must have the same dtype")
+        if layout == "NHD":
+            b, n_q, h_q, d = q.shape
+        else:
+            b, h_q, n_q, d = q.shape
+        out = torch.empty_like(q, memory_format=torch.contiguous_format)
+        if return_lse:
+            lse = q.new_empty((b, h_q, n_q), dtype=torch.float32)
+        else:
+            lse = q.new_empty((0,), dtype=torch.float32)
+        return out, lse
