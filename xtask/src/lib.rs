@@ -1,0 +1,13 @@
+//! attnfarm's build farm as a library; `main.rs` is a thin CLI over it.
+//!
+//! Modules follow the flow (see ARCHITECTURE.md): `matrix` → `plan` →
+//! `toolchain` → `build` → `audit` → `wheel` → `index` → `publish`, with `ci`
+//! generating the workflows. Pure modules do no I/O: `versions`, `platform`,
+//! `matrix` (given text), `plan`, `wheel::filename`, `wheel::metadata`,
+//! `index::render`.
+
+pub mod matrix;
+pub mod plan;
+pub mod platform;
+pub mod versions;
+pub mod wheel;

@@ -1,0 +1,228 @@
+use super::*;
+
+/// A small valid matrix; tests replace one line to break it.
+const BASE: &str = r#"schema: 1
+package:
+  name: attnfarm
+  version: 2026.1.0
+  summary: test
+  license: Apache-2.0
+  abi3: cp39
+indexes:
+  pt: https://example.invalid/whl/cu128
+platforms:
+  linux_x86_64:
+    manylinux: "2_28"
+    runner: ubuntu-24.04
+  win_amd64:
+    runner: windows-2022
+toolkits:
+  - cuda: "12.8"
+    arches: [sm_80, sm_90]
+    ptx: sm_90
+    packages:
+      linux_x86_64: [nvcc==12.8.93]
+      win_amd64: [nvcc==12.8.93]
+torch:
+  - version: "2.9"
+    build: 2.9.1
+    cuda: "12.8"
+    requires_python: ">=3.10"
+    source: {linux_x86_64: default, win_amd64: pt}
+exclude: []
+release:
+  github: o/r
+  tag: "v{version}"
+  pages: https://o.github.io/r
+"#;
+
+fn with(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "fixture lacks {from:?}");
+    BASE.replacen(from, to, 1)
+}
+
+fn err(text: &str) -> String {
+    Matrix::parse("matrix.yaml", text).unwrap_err().to_string()
+}
+
+#[test]
+fn base_is_valid() {
+    let m = Matrix::parse("matrix.yaml", BASE).unwrap();
+    assert_eq!(m.package.name, "attnfarm");
+    assert_eq!(m.toolkits[0].arches.len(), 2);
+    assert_eq!(m.release.pages, "https://o.github.io/r/");
+    assert_eq!(
+        m.torch[0].source[&Platform::WinAmd64],
+        IndexSource::Named {
+            name: "pt".into(),
+            url: "https://example.invalid/whl/cu128".into()
+        }
+    );
+}
+
+#[test]
+fn default_matrix_is_valid() {
+    let text = include_str!("../../../matrix.yaml");
+    let m = Matrix::parse("matrix.yaml", text).unwrap();
+    assert_eq!(m.torch.len(), 9);
+    assert_eq!(m.toolkits.len(), 2);
+}
+
+#[test]
+fn unknown_key() {
+    insta::assert_snapshot!(err(&with("  summary: test", "  sumary: test")), @"matrix.yaml:5:3: package: unknown field `sumary`, expected one of `name`, `version`, `summary`, `license`, `license_files`, `readme`, `urls`, `abi3`");
+}
+
+#[test]
+fn unknown_key_nested() {
+    insta::assert_snapshot!(err(&with("    ptx: sm_90", "    ptx: sm_90\n    ptxx: sm_90")), @"matrix.yaml:20:5: toolkits[0]: unknown field `ptxx`, expected one of `cuda`, `arches`, `ptx`, `packages`");
+}
+
+#[test]
+fn bad_yaml_syntax() {
+    insta::assert_snapshot!(err(&with("  abi3: cp39", "  abi3: [cp39")), @"matrix.yaml:7:9: package.abi3: invalid type: sequence, expected a string");
+}
+
+#[test]
+fn wrong_type() {
+    insta::assert_snapshot!(err(&with("    arches: [sm_80, sm_90]", "    arches: sm_80")), @r#"matrix.yaml:18:13: toolkits[0].arches: invalid type: string "sm_80", expected a sequence"#);
+}
+
+#[test]
+fn bad_versions() {
+    let text = with("    build: 2.9.1", "    build: 2.9")
+        .replacen("  version: 2026.1.0", "  version: 2026.1.0+local", 1)
+        .replacen("  - cuda: \"12.8\"", "  - cuda: \"12\"", 1);
+    insta::assert_snapshot!(err(&text), @"
+    matrix.yaml:4:12: package.version: version `2026.1.0+local` has a local label; the farm adds `+cu<XY>torch<M>.<m>` itself
+    matrix.yaml:17:11: toolkits[0].cuda: `12` is not a CUDA version (expected MAJOR.MINOR, e.g. `12.8`)
+    matrix.yaml:25:12: torch[0].build: `2.9` is not a torch release (expected MAJOR.MINOR.PATCH, e.g. `2.9.1`)
+    ");
+}
+
+#[test]
+fn bad_torch_minor() {
+    insta::assert_snapshot!(err(&with("  - version: \"2.9\"", "  - version: \"2.x\"")), @"matrix.yaml:24:14: torch[0].version: `2.x` is not a torch minor version (expected MAJOR.MINOR, e.g. `2.9`)");
+}
+
+#[test]
+fn arch_the_toolkit_cannot_compile() {
+    insta::assert_snapshot!(err(&with("[sm_80, sm_90]", "[sm_80, sm_121, sm_90]")), @"matrix.yaml:18:21: toolkits[0].arches[1]: unknown arch `sm_121` for CUDA 12.8 (supported: 50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90, 100, 101, 120)");
+}
+
+#[test]
+fn cuda13_dropped_old_arches() {
+    let text = with("  - cuda: \"12.8\"", "  - cuda: \"13.0\"")
+        .replacen("[sm_80, sm_90]", "[sm_70, sm_80, sm_90]", 1)
+        .replacen("    cuda: \"12.8\"", "    cuda: \"13.0\"", 1);
+    insta::assert_snapshot!(err(&text), @"matrix.yaml:18:14: toolkits[0].arches[0]: unknown arch `sm_70` for CUDA 13.0 (supported: 75, 80, 86, 87, 89, 90, 100, 103, 110, 120, 121)");
+}
+
+#[test]
+fn malformed_arch() {
+    insta::assert_snapshot!(err(&with("    ptx: sm_90", "    ptx: compute_90")), @"matrix.yaml:19:10: toolkits[0].ptx: `compute_90` is not a GPU architecture (expected e.g. `sm_90`, `sm_90a`, `sm_100f`)");
+}
+
+#[test]
+fn torch_without_toolkit() {
+    insta::assert_snapshot!(err(&with("    cuda: \"12.8\"\n    requires", "    cuda: \"13.0\"\n    requires")), @"matrix.yaml:26:11: torch[0].cuda: torch 2.9 is built for CUDA 13.0 but no toolkit serves CUDA major 13 (toolkits: 12.8)");
+}
+
+#[test]
+fn duplicate_variant() {
+    let entry = "    source: {linux_x86_64: default, win_amd64: pt}\n";
+    let dup = "  - version: \"2.9\"\n    build: 2.9.0\n    cuda: \"12.6\"\n    requires_python: \">=3.10\"\n";
+    insta::assert_snapshot!(err(&with(entry, &format!("{entry}{dup}{entry}"))), @"matrix.yaml:29:14: torch[1].version: duplicate variant: torch 2.9 with CUDA 12 is listed twice");
+}
+
+#[test]
+fn empty_after_excludes() {
+    insta::assert_snapshot!(err(&with("exclude: []", "exclude:\n  - torch: \"2.9\"")), @"matrix.yaml:30:3: exclude: the matrix is empty after excludes: no variant is left to build");
+}
+
+#[test]
+fn exclude_that_matches_nothing() {
+    insta::assert_snapshot!(err(&with("exclude: []", "exclude:\n  - {torch: \"2.8\"}")), @"matrix.yaml:30:5: exclude[0]: this exclude matches no variant (remove it, or fix its torch/cuda/platform)");
+}
+
+#[test]
+fn unknown_platform_and_index() {
+    let text =
+        with("  win_amd64:\n", "  win_arm64:\n").replacen("win_amd64: pt}", "win_amd64: nope}", 1);
+    insta::assert_snapshot!(err(&text), @"
+    matrix.yaml:14:3: platforms.win_arm64: unknown platform `win_arm64` (supported: linux_x86_64, linux_aarch64, win_amd64)
+    matrix.yaml:28:48: torch[0].source.win_amd64: unknown index `nope` (defined: default, pt)
+    ");
+}
+
+#[test]
+fn two_toolkits_one_major() {
+    let tk = "  - cuda: \"12.6\"\n    arches: [sm_80]\n    packages:\n      linux_x86_64: [nvcc==12.6.85]\n      win_amd64: [nvcc==12.6.85]\n";
+    insta::assert_snapshot!(err(&with("torch:\n", &format!("{tk}torch:\n"))), @"matrix.yaml:23:11: toolkits[1].cuda: a second toolkit for CUDA major 12 (`12.6`; `12.8` is already listed): variants are keyed by CUDA major, list one toolkit per major");
+}
+
+#[test]
+fn unpinned_package_and_bad_release() {
+    let text = with("linux_x86_64: [nvcc==12.8.93]", "linux_x86_64: [nvcc]").replacen(
+        "github: o/r",
+        "github: o",
+        1,
+    );
+    insta::assert_snapshot!(err(&text), @"
+    matrix.yaml:21:22: toolkits[0].packages.linux_x86_64[0]: `nvcc` is not pinned: write `name==version` so builds are reproducible
+    matrix.yaml:31:11: release.github: `o` is not OWNER/REPO
+    ");
+}
+
+#[test]
+fn wrong_schema() {
+    insta::assert_snapshot!(err(&with("schema: 1", "schema: 2")), @"matrix.yaml:1:9: schema: unsupported schema `2` (this farm reads schema 1)");
+}
+
+#[test]
+fn malformed_inputs_never_panic() {
+    // Truncations and byte flips of the default matrix: every one must come
+    // back as Ok or a located error, never a panic.
+    let text = include_str!("../../../matrix.yaml");
+    for cut in (0..text.len()).step_by(97) {
+        let t = &text[..text.floor_char_boundary(cut)];
+        let _ = Matrix::parse("matrix.yaml", t);
+    }
+    for i in (0..text.len()).step_by(61) {
+        let mut b = text.as_bytes().to_vec();
+        b[i] = b'\t';
+        if let Ok(t) = String::from_utf8(b) {
+            if let Err(e) = Matrix::parse("matrix.yaml", &t) {
+                assert!(e.to_string().starts_with("matrix.yaml:"), "{e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn normalises_names_and_checks_versions() {
+    assert_eq!(normalize_name("Attn_Farm"), "attn-farm");
+    assert_eq!(normalize_name("a..b--c"), "a-b-c");
+    for v in [
+        "1",
+        "2026.1.0",
+        "1.2rc1",
+        "1.2.post3",
+        "1.0.dev0",
+        "1.0a1.post2.dev3",
+    ] {
+        assert!(is_canonical_public_version(v), "{v}");
+    }
+    for v in [
+        "",
+        "v1",
+        "1.",
+        "1.0-post1",
+        "01.2",
+        "1.0+x",
+        "1.0RC1",
+        "1..0",
+    ] {
+        assert!(!is_canonical_public_version(v), "{v}");
+    }
+}

@@ -1,0 +1,397 @@
+//! The plan: every variant the matrix asks for, with every name, tag, flag
+//! and URL decided. Pure: computed from a [`Matrix`] and the host platform,
+//! no I/O. Later stages only execute it; CI builds its job matrix from it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::matrix::{IndexSource, Matrix, Package, Release};
+use crate::platform::{Os, Platform, PlatformTag};
+use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease};
+use crate::wheel::filename::WheelFilename;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PlanError {
+    #[error("`{0}` is not a shard (expected I/N with 1 <= I <= N, e.g. `2/4`)")]
+    Shard(String),
+    #[error("no variant matches the filters ({filters}); variants: {available}")]
+    NothingSelected { filters: String, available: String },
+}
+
+/// Whether (and why not) this host can build a variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "buildable", content = "reason", rename_all = "lowercase")]
+pub enum HostSupport {
+    Yes,
+    No(String),
+}
+
+/// One wheel to build. Ex) id `cu12-torch2.9-linux_x86_64`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Variant {
+    /// Stable id used in file names, cache keys, CI job names and index paths.
+    pub id: String,
+    pub platform: Platform,
+    /// The platform tag the wheel is planned with; the audit checks the
+    /// binary meets it.
+    pub platform_tag: PlatformTag,
+    pub torch: TorchMinor,
+    pub torch_build: TorchRelease,
+    /// The CUDA build of the torch release.
+    pub torch_cuda: CudaVersion,
+    pub torch_source: IndexSource,
+    /// The toolkit the kernels are compiled with.
+    pub toolkit: CudaVersion,
+    pub toolkit_packages: Vec<String>,
+    pub arches: Vec<SmArch>,
+    pub ptx: Option<SmArch>,
+    /// Full version with local label. Ex) `2026.1.0+cu128torch2.9`
+    pub version: String,
+    pub wheel: WheelFilename,
+    pub requires_dist: Vec<String>,
+    pub requires_python: String,
+    pub host: HostSupport,
+    /// GitHub Actions runner label for this platform (from the matrix).
+    pub runner: String,
+    /// Container image Linux builds run in (from the matrix).
+    pub container: Option<String>,
+}
+
+impl Variant {
+    pub fn cuda_major(&self) -> u32 {
+        self.toolkit.major
+    }
+
+    /// The `--python-platform` uv resolves torch and toolkit wheels for.
+    pub fn uv_platform(&self) -> String {
+        self.platform
+            .uv_python_platform(self.platform_tag.glibc().unwrap_or((2, 28)))
+    }
+}
+
+/// Everything the farm will do for one matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub package: Package,
+    pub release: Release,
+    pub variants: Vec<Variant>,
+}
+
+/// Variant id: CUDA major, torch minor, platform. Ex) `cu13-torch2.11-linux_x86_64`
+pub fn variant_id(cuda_major: u32, torch: TorchMinor, platform: Platform) -> String {
+    format!("cu{cuda_major}-torch{torch}-{platform}")
+}
+
+/// Local version label naming the toolkit and torch minor. Ex) `cu128torch2.9`
+pub fn local_label(toolkit: CudaVersion, torch: TorchMinor) -> String {
+    format!("cu{}torch{torch}", toolkit.compact())
+}
+
+impl Plan {
+    /// Expands a validated matrix. `host` is the platform of the machine that
+    /// will build (None: unknown, nothing is buildable).
+    pub fn from_matrix(m: &Matrix, host: Option<Platform>) -> Plan {
+        let mut variants = Vec::new();
+        for settings in &m.platforms {
+            let platform = settings.platform;
+            for t in &m.torch {
+                if m.exclude
+                    .iter()
+                    .any(|e| e.matches(t.version, t.cuda.major, platform))
+                {
+                    continue;
+                }
+                let toolkit = m
+                    .toolkit_for_major(t.cuda.major)
+                    .expect("validated: every torch CUDA major has a toolkit");
+                let platform_tag = match platform.os() {
+                    Os::Linux => PlatformTag::manylinux(
+                        platform,
+                        settings.manylinux.expect("validated: linux has a floor"),
+                    ),
+                    Os::Windows => PlatformTag::WinAmd64,
+                };
+                let version = format!(
+                    "{}+{}",
+                    m.package.version,
+                    local_label(toolkit.cuda, t.version)
+                );
+                let wheel = WheelFilename::abi3(
+                    &m.package.name,
+                    &version,
+                    &m.package.abi3,
+                    platform_tag.clone(),
+                );
+                let host_support = match host {
+                    Some(h) if h == platform => HostSupport::Yes,
+                    Some(h) => HostSupport::No(format!("needs a {platform} host (this is {h})")),
+                    None => {
+                        HostSupport::No("this host's platform is not one the farm builds on".into())
+                    }
+                };
+                variants.push(Variant {
+                    id: variant_id(t.cuda.major, t.version, platform),
+                    platform,
+                    platform_tag,
+                    torch: t.version,
+                    torch_build: t.build,
+                    torch_cuda: t.cuda,
+                    torch_source: t.source[&platform].clone(),
+                    toolkit: toolkit.cuda,
+                    toolkit_packages: toolkit.packages[&platform].clone(),
+                    arches: toolkit.arches.clone(),
+                    ptx: toolkit.ptx,
+                    version,
+                    wheel,
+                    requires_dist: vec![t.version.requirement()],
+                    requires_python: t.requires_python.clone(),
+                    host: host_support,
+                    runner: settings.runner.clone(),
+                    container: settings.container.clone(),
+                });
+            }
+        }
+        // A stable order that keeps one toolkit's variants together, so a
+        // contiguous shard shares its kernel objects.
+        variants.sort_by(|a, b| {
+            (a.platform, a.toolkit, a.torch).cmp(&(b.platform, b.toolkit, b.torch))
+        });
+        Plan {
+            package: m.package.clone(),
+            release: m.release.clone(),
+            variants,
+        }
+    }
+
+    /// Keeps the variants that pass every filter. Errors if none is left.
+    pub fn select(mut self, filter: &Filter) -> Result<Plan, PlanError> {
+        let available = self
+            .variants
+            .iter()
+            .map(|v| v.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.variants.retain(|v| {
+            (filter.only.is_empty() || filter.only.iter().any(|g| glob_match(g, &v.id)))
+                && filter.platform.is_none_or(|p| p == v.platform)
+        });
+        if let Some(shard) = filter.shard {
+            self.variants = shard.take(std::mem::take(&mut self.variants));
+        }
+        if self.variants.is_empty() && !filter.allow_empty {
+            return Err(PlanError::NothingSelected {
+                filters: filter.to_string(),
+                available,
+            });
+        }
+        Ok(self)
+    }
+
+    pub fn find(&self, id: &str) -> Option<&Variant> {
+        self.variants.iter().find(|v| v.id == id)
+    }
+}
+
+/// `--only`, `--platform`, `--shard`.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Ids or globs (`*`, `?`). Ex) `cu12-*-linux_x86_64`
+    pub only: Vec<String>,
+    pub platform: Option<Platform>,
+    pub shard: Option<Shard>,
+    /// An empty selection is fine (e.g. a shard beyond the variant count).
+    pub allow_empty: bool,
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if !self.only.is_empty() {
+            parts.push(format!("--only {}", self.only.join(",")));
+        }
+        if let Some(p) = self.platform {
+            parts.push(format!("--platform {p}"));
+        }
+        if let Some(s) = self.shard {
+            parts.push(format!("--shard {s}"));
+        }
+        if parts.is_empty() {
+            parts.push("none".into());
+        }
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// Shard I of N (1-based): contiguous, balanced slices of the plan's order.
+/// Ex) `2/4`
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Sizes differ by at most one; earlier shards take the remainder.
+    pub fn take<T>(&self, items: Vec<T>) -> Vec<T> {
+        let n = items.len();
+        let base = n / self.count;
+        let extra = n % self.count;
+        let i = self.index - 1;
+        let start = i * base + i.min(extra);
+        let len = base + usize::from(i < extra);
+        items.into_iter().skip(start).take(len).collect()
+    }
+}
+
+impl FromStr for Shard {
+    type Err = PlanError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || PlanError::Shard(s.to_string());
+        let (a, b) = s.split_once('/').ok_or_else(err)?;
+        let index: usize = a.parse().map_err(|_| err())?;
+        let count: usize = b.parse().map_err(|_| err())?;
+        if index == 0 || count == 0 || index > count {
+            return Err(err());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Shell-style glob: `*` any run, `?` one character. An id without
+/// metacharacters matches only itself.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// One entry of the GitHub Actions job matrix.
+#[derive(Debug, Serialize)]
+pub struct GithubJob {
+    pub id: String,
+    pub platform: Platform,
+    /// The runner label the job needs.
+    pub runner: String,
+    /// The container Linux builds run in (empty for Windows).
+    pub container: String,
+    pub wheel: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GithubMatrix {
+    pub include: Vec<GithubJob>,
+}
+
+impl Plan {
+    /// The object a workflow passes to `fromJSON` as `strategy.matrix`.
+    pub fn github_matrix(&self) -> GithubMatrix {
+        GithubMatrix {
+            include: self
+                .variants
+                .iter()
+                .map(|v| GithubJob {
+                    id: v.id.clone(),
+                    platform: v.platform,
+                    runner: v.runner.clone(),
+                    container: v.container.clone().unwrap_or_default(),
+                    wheel: v.wheel.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The human table `cargo xtask plan` prints.
+    pub fn table(&self) -> String {
+        let header = [
+            "variant", "wheel", "toolkit", "torch", "source", "arches", "host",
+        ];
+        let rows: Vec<[String; 7]> = self
+            .variants
+            .iter()
+            .map(|v| {
+                let mut arches = v
+                    .arches
+                    .iter()
+                    .map(|a| a.to_string().trim_start_matches("sm_").to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                if let Some(p) = v.ptx {
+                    arches.push_str(&format!("+ptx{}", p.number));
+                }
+                [
+                    v.id.clone(),
+                    v.wheel.to_string(),
+                    v.toolkit.to_string(),
+                    format!("{} (cu{})", v.torch_build, v.torch_cuda.compact()),
+                    v.torch_source.to_string(),
+                    arches,
+                    match &v.host {
+                        HostSupport::Yes => "yes".into(),
+                        HostSupport::No(why) => format!("no: {why}"),
+                    },
+                ]
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.len());
+            }
+        }
+        let line = |cells: &[String]| {
+            cells
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        };
+        let mut out = line(&header.map(String::from));
+        out.push('\n');
+        for r in &rows {
+            out.push_str(&line(r));
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "{} variant(s); {} buildable on this host\n",
+            self.variants.len(),
+            self.variants
+                .iter()
+                .filter(|v| v.host == HostSupport::Yes)
+                .count()
+        ));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+use super::*;
+
+fn default_matrix() -> Matrix {
+    Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap()
+}
+
+fn plan() -> Plan {
+    Plan::from_matrix(&default_matrix(), Some(Platform::LinuxX86_64))
+}
+
+#[test]
+fn default_matrix_expands() {
+    let p = plan();
+    assert_eq!(p.variants.len(), 18);
+    let v = p.find("cu12-torch2.9-linux_x86_64").unwrap();
+    assert_eq!(v.version, "2026.1.0+cu128torch2.9");
+    assert_eq!(
+        v.wheel.to_string(),
+        "attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl"
+    );
+    assert_eq!(v.requires_dist, ["torch>=2.9,<2.10"]);
+    assert_eq!(v.torch_source, IndexSource::Default);
+    assert_eq!(v.host, HostSupport::Yes);
+    let w = p.find("cu13-torch2.15-win_amd64").unwrap();
+    assert_eq!(w.version, "2026.1.0+cu130torch2.15");
+    assert_eq!(w.toolkit.to_string(), "13.0");
+    assert_eq!(w.torch_cuda.to_string(), "13.2");
+    assert!(
+        matches!(&w.host, HostSupport::No(r) if r == "needs a win_amd64 host (this is linux_x86_64)")
+    );
+    assert_eq!(w.wheel.platform.to_string(), "win_amd64");
+    // cu12 for 2.7 (CUDA 12.6 torch) compiles with the 12.8 toolkit.
+    let old = p.find("cu12-torch2.7-linux_x86_64").unwrap();
+    assert_eq!(
+        (old.toolkit.to_string(), old.torch_cuda.to_string()),
+        ("12.8".into(), "12.6".into())
+    );
+}
+
+#[test]
+fn ids_are_unique_and_stable() {
+    let p = plan();
+    let mut ids: Vec<_> = p.variants.iter().map(|v| v.id.clone()).collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n);
+    assert_eq!(plan(), plan(), "same input, same plan");
+}
+
+#[test]
+fn plan_json_snapshot() {
+    let m = default_matrix();
+    let p = Plan::from_matrix(&m, Some(Platform::LinuxX86_64))
+        .select(&Filter {
+            only: vec!["cu13-torch2.11-*".into()],
+            ..Filter::default()
+        })
+        .unwrap();
+    insta::assert_json_snapshot!("plan_cu13_torch2.11", p);
+}
+
+#[test]
+fn table_snapshot() {
+    let p = plan()
+        .select(&Filter {
+            only: vec!["*torch2.1?-linux_x86_64".into()],
+            ..Filter::default()
+        })
+        .unwrap();
+    insta::assert_snapshot!("plan_table_2_1x", p.table());
+}
+
+#[test]
+fn github_matrix_snapshot() {
+    let p = plan()
+        .select(&Filter {
+            only: vec!["cu12-torch2.9-*".into()],
+            ..Filter::default()
+        })
+        .unwrap();
+    insta::assert_json_snapshot!("github_matrix_torch2.9", p.github_matrix());
+}
+
+#[test]
+fn filters() {
+    let by = |f: Filter| -> Vec<String> {
+        plan()
+            .select(&f)
+            .unwrap()
+            .variants
+            .into_iter()
+            .map(|v| v.id)
+            .collect()
+    };
+    assert_eq!(
+        by(Filter {
+            only: vec!["cu13-torch2.11-linux_x86_64".into()],
+            ..Default::default()
+        }),
+        ["cu13-torch2.11-linux_x86_64"]
+    );
+    assert_eq!(
+        by(Filter {
+            only: vec!["cu12-*".into()],
+            platform: Some(Platform::WinAmd64),
+            ..Default::default()
+        })
+        .len(),
+        4
+    );
+    assert_eq!(
+        by(Filter {
+            platform: Some(Platform::LinuxX86_64),
+            ..Default::default()
+        })
+        .len(),
+        9
+    );
+    insta::assert_snapshot!(
+        plan().select(&Filter { only: vec!["cu11-*".into()], ..Default::default() }).unwrap_err().to_string()
+            .split("; variants:").next().unwrap().to_string(),
+        @"no variant matches the filters (--only cu11-*)"
+    );
+}
+
+#[test]
+fn shards_partition_balanced_and_deterministic() {
+    let all: Vec<String> = plan().variants.into_iter().map(|v| v.id).collect();
+    for n in 1..=20 {
+        let mut union = Vec::new();
+        let mut sizes = Vec::new();
+        for i in 1..=n {
+            let s = Shard { index: i, count: n };
+            let part: Vec<String> = s.take(all.clone());
+            sizes.push(part.len());
+            union.extend(part);
+        }
+        assert_eq!(union, all, "shards of {n} concatenate to the plan");
+        let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+        assert!(max - min <= 1, "{n}: {sizes:?}");
+    }
+    // A shard keeps one toolkit's variants together where it can.
+    let first: Vec<String> = Shard { index: 1, count: 5 }.take(all.clone());
+    assert!(
+        first
+            .iter()
+            .all(|id| id.starts_with("cu12-") && id.ends_with("linux_x86_64")),
+        "{first:?}"
+    );
+}
+
+#[test]
+fn shard_parsing() {
+    assert_eq!(
+        "2/4".parse::<Shard>().unwrap(),
+        Shard { index: 2, count: 4 }
+    );
+    for bad in ["0/4", "5/4", "1/0", "1", "a/b", "1/2/3"] {
+        assert!(bad.parse::<Shard>().is_err(), "{bad}");
+    }
+    insta::assert_snapshot!("0/3".parse::<Shard>().unwrap_err(), @"`0/3` is not a shard (expected I/N with 1 <= I <= N, e.g. `2/4`)");
+}
+
+#[test]
+fn globbing() {
+    for (p, t, ok) in [
+        ("cu12-*", "cu12-torch2.9-linux_x86_64", true),
+        ("*linux*", "cu12-torch2.9-linux_x86_64", true),
+        ("cu1?-torch2.9-win_amd64", "cu12-torch2.9-win_amd64", true),
+        ("cu12-torch2.9", "cu12-torch2.9-win_amd64", false),
+        ("*", "", true),
+        ("a*b*c", "axxbyyc", true),
+        ("a*b*c", "axxbyy", false),
+    ] {
+        assert_eq!(glob_match(p, t), ok, "{p} ~ {t}");
+    }
+}

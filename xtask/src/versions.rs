@@ -1,0 +1,401 @@
+//! Version-like domain types: torch releases, CUDA toolkits, GPU architectures.
+//!
+//! Pure: parsing and formatting only. Every type's `FromStr` and `Display`
+//! round-trip.
+
+use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum VersionError {
+    #[error("`{0}` is not a torch minor version (expected MAJOR.MINOR, e.g. `2.9`)")]
+    TorchMinor(String),
+    #[error("`{0}` is not a torch release (expected MAJOR.MINOR.PATCH, e.g. `2.9.1`)")]
+    TorchRelease(String),
+    #[error("`{0}` is not a CUDA version (expected MAJOR.MINOR, e.g. `12.8`)")]
+    Cuda(String),
+    #[error("`{0}` is not a GPU architecture (expected e.g. `sm_90`, `sm_90a`, `sm_100f`)")]
+    Arch(String),
+}
+
+fn parse_u32(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if s.len() > 1 && s.starts_with('0') {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// A torch minor release line, the unit a wheel variant is built for.
+/// Ex) `2.9`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TorchMinor {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl TorchMinor {
+    /// The `Requires-Dist` range that matches every patch (and local build) of
+    /// this minor. Ex) `torch>=2.9,<2.10`
+    pub fn requirement(&self) -> String {
+        format!(
+            "torch>={}.{},<{}.{}",
+            self.major,
+            self.minor,
+            self.major,
+            self.minor + 1
+        )
+    }
+}
+
+impl FromStr for TorchMinor {
+    type Err = VersionError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || VersionError::TorchMinor(s.to_string());
+        let (a, b) = s.split_once('.').ok_or_else(err)?;
+        Ok(TorchMinor {
+            major: parse_u32(a).ok_or_else(err)?,
+            minor: parse_u32(b).ok_or_else(err)?,
+        })
+    }
+}
+
+impl fmt::Display for TorchMinor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// An exact torch release whose headers and libraries a variant builds against.
+/// Ex) `2.9.1`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TorchRelease {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl TorchRelease {
+    pub fn minor_line(&self) -> TorchMinor {
+        TorchMinor {
+            major: self.major,
+            minor: self.minor,
+        }
+    }
+}
+
+impl FromStr for TorchRelease {
+    type Err = VersionError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || VersionError::TorchRelease(s.to_string());
+        let mut it = s.split('.');
+        let (Some(a), Some(b), Some(c), None) = (it.next(), it.next(), it.next(), it.next()) else {
+            return Err(err());
+        };
+        Ok(TorchRelease {
+            major: parse_u32(a).ok_or_else(err)?,
+            minor: parse_u32(b).ok_or_else(err)?,
+            patch: parse_u32(c).ok_or_else(err)?,
+        })
+    }
+}
+
+impl fmt::Display for TorchRelease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// A CUDA toolkit (or the CUDA build of a torch release).
+/// Ex) `12.8`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CudaVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl CudaVersion {
+    pub const fn new(major: u32, minor: u32) -> Self {
+        CudaVersion { major, minor }
+    }
+    /// The compact form used in local version labels. Ex) `128`
+    pub fn compact(&self) -> String {
+        format!("{}{}", self.major, self.minor)
+    }
+}
+
+impl FromStr for CudaVersion {
+    type Err = VersionError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || VersionError::Cuda(s.to_string());
+        let (a, b) = s.split_once('.').ok_or_else(err)?;
+        Ok(CudaVersion {
+            major: parse_u32(a).ok_or_else(err)?,
+            minor: parse_u32(b).ok_or_else(err)?,
+        })
+    }
+}
+
+impl fmt::Display for CudaVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// Which flavour of machine code an architecture names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ArchFeature {
+    /// Portable across later GPUs of the family rules (e.g. `sm_90`).
+    Base,
+    /// Arch-specific: runs only on exactly this arch, unlocks e.g. `wgmma` (`sm_90a`).
+    Specific,
+    /// Family-specific: runs on this arch's family (`sm_100f`, CUDA ≥ 12.9).
+    Family,
+}
+
+/// A GPU architecture to emit SASS (or PTX) for.
+/// Ex) `sm_90a`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SmArch {
+    /// Compute capability times ten (major * 10 + minor). Ex) 90, 120
+    pub number: u32,
+    pub feature: ArchFeature,
+}
+
+impl SmArch {
+    pub const fn base(number: u32) -> Self {
+        SmArch {
+            number,
+            feature: ArchFeature::Base,
+        }
+    }
+
+    fn suffix(&self) -> &'static str {
+        match self.feature {
+            ArchFeature::Base => "",
+            ArchFeature::Specific => "a",
+            ArchFeature::Family => "f",
+        }
+    }
+
+    /// The virtual architecture name. Ex) `compute_90a`
+    pub fn compute_name(&self) -> String {
+        format!("compute_{}{}", self.number, self.suffix())
+    }
+
+    /// The oldest CUDA toolkit that can compile this arch.
+    pub fn min_cuda(&self) -> CudaVersion {
+        let base = match self.number {
+            0..=79 => CudaVersion::new(10, 0),
+            80 => CudaVersion::new(11, 0),
+            86 => CudaVersion::new(11, 1),
+            87 => CudaVersion::new(11, 4),
+            89 | 90 => CudaVersion::new(11, 8),
+            100 | 101 | 120 => CudaVersion::new(12, 8),
+            103 | 121 => CudaVersion::new(12, 9),
+            110 => CudaVersion::new(13, 0),
+            _ => CudaVersion::new(u32::MAX, 0),
+        };
+        match self.feature {
+            // Family-specific targets arrived with CUDA 12.9.
+            ArchFeature::Family => base.max(CudaVersion::new(12, 9)),
+            _ => base,
+        }
+    }
+
+    /// The newest CUDA toolkit that can still compile this arch, if it was
+    /// dropped. CUDA 13 removed everything below sm_75 (and renamed sm_101 to
+    /// sm_110).
+    pub fn max_cuda(&self) -> Option<CudaVersion> {
+        if self.number < 75 || self.number == 101 {
+            Some(CudaVersion::new(12, 9))
+        } else {
+            None
+        }
+    }
+
+    /// Whether a toolkit can compile this arch.
+    pub fn supported_by(&self, cuda: CudaVersion) -> bool {
+        self.known() && cuda >= self.min_cuda() && self.max_cuda().is_none_or(|max| cuda <= max)
+    }
+
+    /// Whether this is an architecture NVIDIA has shipped.
+    pub fn known(&self) -> bool {
+        matches!(
+            self.number,
+            50 | 52
+                | 53
+                | 60
+                | 61
+                | 62
+                | 70
+                | 72
+                | 75
+                | 80
+                | 86
+                | 87
+                | 89
+                | 90
+                | 100
+                | 101
+                | 103
+                | 110
+                | 120
+                | 121
+        ) && match self.feature {
+            ArchFeature::Base => true,
+            ArchFeature::Specific => self.number >= 90,
+            ArchFeature::Family => self.number >= 100,
+        }
+    }
+
+    /// Every arch the given toolkit can compile (base names only), for messages.
+    pub fn supported_list(cuda: CudaVersion) -> Vec<u32> {
+        [
+            50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90, 100, 101, 103, 110, 120, 121,
+        ]
+        .into_iter()
+        .filter(|n| SmArch::base(*n).supported_by(cuda))
+        .collect()
+    }
+}
+
+impl FromStr for SmArch {
+    type Err = VersionError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || VersionError::Arch(s.to_string());
+        let rest = s.strip_prefix("sm_").ok_or_else(err)?;
+        let (digits, feature) = match rest.as_bytes().last() {
+            Some(b'a') => (&rest[..rest.len() - 1], ArchFeature::Specific),
+            Some(b'f') => (&rest[..rest.len() - 1], ArchFeature::Family),
+            _ => (rest, ArchFeature::Base),
+        };
+        let number = parse_u32(digits).ok_or_else(err)?;
+        if !(10..1000).contains(&number) {
+            return Err(err());
+        }
+        Ok(SmArch { number, feature })
+    }
+}
+
+impl fmt::Display for SmArch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sm_{}{}", self.number, self.suffix())
+    }
+}
+
+/// Implements serde for a type through its `FromStr`/`Display` pair.
+macro_rules! serde_via_str {
+    ($($t:ty),*) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+pub(crate) use serde_via_str;
+
+serde_via_str!(TorchMinor, TorchRelease, CudaVersion, SmArch);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        for s in ["2.7", "2.10", "3.0"] {
+            assert_eq!(s.parse::<TorchMinor>().unwrap().to_string(), s);
+        }
+        for s in ["2.7.1", "2.10.0", "2.15.12"] {
+            assert_eq!(s.parse::<TorchRelease>().unwrap().to_string(), s);
+        }
+        for s in ["12.8", "13.0", "12.10"] {
+            assert_eq!(s.parse::<CudaVersion>().unwrap().to_string(), s);
+        }
+        for s in ["sm_80", "sm_90a", "sm_100f", "sm_120", "sm_121a"] {
+            assert_eq!(s.parse::<SmArch>().unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for s in ["2", "2.x", "2.9.1", "", "02.9", "2..9", " 2.9"] {
+            assert!(s.parse::<TorchMinor>().is_err(), "{s}");
+        }
+        for s in ["2.9", "2.9.1.1", "2.9.x", "2.9.1+cu128"] {
+            assert!(s.parse::<TorchRelease>().is_err(), "{s}");
+        }
+        for s in ["12", "cu128", "12.8.1", "v12.8"] {
+            assert!(s.parse::<CudaVersion>().is_err(), "{s}");
+        }
+        for s in [
+            "90",
+            "sm90",
+            "sm_",
+            "sm_9",
+            "sm_90b",
+            "compute_90",
+            "sm_90af",
+        ] {
+            assert!(s.parse::<SmArch>().is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn ordering_is_numeric() {
+        let a: TorchMinor = "2.9".parse().unwrap();
+        let b: TorchMinor = "2.10".parse().unwrap();
+        assert!(a < b);
+        let c: CudaVersion = "12.10".parse().unwrap();
+        assert!(c > "12.9".parse().unwrap());
+    }
+
+    #[test]
+    fn requirement_covers_the_minor() {
+        let t: TorchMinor = "2.9".parse().unwrap();
+        assert_eq!(t.requirement(), "torch>=2.9,<2.10");
+    }
+
+    #[test]
+    fn toolkit_support_table() {
+        let c = |s: &str| s.parse::<CudaVersion>().unwrap();
+        let a = |s: &str| s.parse::<SmArch>().unwrap();
+        // (arch, toolkit, compiles?)
+        let table = [
+            ("sm_80", "12.6", true),
+            ("sm_90a", "12.6", true),
+            ("sm_100", "12.6", false),
+            ("sm_100", "12.8", true),
+            ("sm_120", "12.8", true),
+            ("sm_103", "12.8", false),
+            ("sm_121", "12.9", true),
+            ("sm_110", "12.9", false),
+            ("sm_110", "13.0", true),
+            ("sm_70", "12.8", true),
+            ("sm_70", "13.0", false),
+            ("sm_75", "13.0", true),
+            ("sm_100f", "12.8", false),
+            ("sm_100f", "12.9", true),
+            ("sm_80a", "13.0", false),
+            ("sm_99", "13.0", false),
+        ];
+        for (arch, cuda, ok) in table {
+            assert_eq!(a(arch).supported_by(c(cuda)), ok, "{arch} on {cuda}");
+        }
+        assert_eq!(
+            SmArch::supported_list(c("13.0")),
+            vec![75, 80, 86, 87, 89, 90, 100, 103, 110, 120, 121]
+        );
+    }
+}
