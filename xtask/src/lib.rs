@@ -6,8 +6,10 @@
 //! `matrix` (given text), `plan`, `wheel::filename`, `wheel::metadata`,
 //! `index::render`.
 
+pub mod cmd;
 pub mod matrix;
 pub mod plan;
 pub mod platform;
+pub mod progress;
 pub mod versions;
 pub mod wheel;

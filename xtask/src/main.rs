@@ -1,1 +1,38 @@
-fn main() {}
+//! `cargo xtask …`: parses flags and dispatches to the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use xtask::cmd;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "attnfarm's build farm", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Expand matrix.yaml into the plan: every variant, wheel name, toolkit, torch.
+    Plan(cmd::plan::PlanCmd),
+}
+
+/// Exit code for bad input (a malformed matrix, bad flags): 2, like clap.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plan(c) => c.run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let usage = e.downcast_ref::<xtask::matrix::MatrixError>().is_some()
+                || e.downcast_ref::<xtask::plan::PlanError>().is_some();
+            eprintln!("error: {e:#}");
+            ExitCode::from(if usage { EXIT_USAGE } else { 1 })
+        }
+    }
+}

@@ -31,7 +31,7 @@ pub struct Problem {
 
 #[derive(Debug, Error)]
 pub enum MatrixError {
-    #[error("cannot read matrix {}: {source}", path.display())]
+    #[error("cannot read matrix {}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
