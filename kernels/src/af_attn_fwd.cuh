@@ -73,11 +73,11 @@ struct FwdCfg {
   static constexpr int V_BYTES = BN * VROW;
   static constexpr int SMEM = Q_BYTES + 2 * K_BYTES + 2 * V_BYTES;
   static constexpr int O_BYTES = BM * VROW;  // epilogue staging, reuses smem from 0
-  static constexpr int NKS = BN >= kKGroup ? BN / kKGroup : 1;  // k scales per tile
+  static constexpr int NKS = 1;  // k scales per tile
 
   static_assert(D == 64 || D == 128, "head_dim");
   static_assert(BN % 16 == 0, "BN");
-  static_assert(!INT8 || (kKGroup % BN == 0 || BN % kKGroup == 0), "BN vs k group");
+  static_assert(!INT8 || kKGroup % BN == 0, "one k scale per tile");
   static_assert(O_BYTES <= SMEM, "epilogue staging must fit");
 };
 
@@ -162,7 +162,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
   for (int mt = 0; mt < MT; ++mt) {
     if constexpr (C::INT8) {
       const int gi = (m0 >> 4) + warp * MT + mt;
-      qmul[mt] = gi < a.q_groups ? __ldg(a.q_scale + (int64_t)bh * a.q_groups + gi) : 0.f;
+      qmul[mt] = gi < a.q_groups ? __ldg(a.q_scale + (int64_t)bh * a.q_groups + gi) : 1.f;
     } else {
       qmul[mt] = a.scale_log2;
     }
@@ -181,13 +181,17 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
   }
 
   float o[MT][C::DTILE][4];
-  float mrow[MT][2], lrow[MT][2];
+  // Running row max (scaled, log2 units) and row sum. The row sum is
+  // accumulated by the tensor cores as P.1 (an extra n8 tile whose B operand
+  // is all ones), i.e. from the same rounded fp16/bf16 P that multiplies V:
+  // the normalised output is then an exact convex combination of V rows.
+  float mrow[MT][2], lsum[MT][4];
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
     for (int j = 0; j < C::DTILE; ++j) o[mt][j][0] = o[mt][j][1] = o[mt][j][2] = o[mt][j][3] = 0.f;
     mrow[mt][0] = mrow[mt][1] = -INFINITY;
-    lrow[mt][0] = lrow[mt][1] = 0.f;
+    lsum[mt][0] = lsum[mt][1] = lsum[mt][2] = lsum[mt][3] = 0.f;
   }
 
   const bool warp_has_rows = wrow0 < a.seq_q;
@@ -205,7 +209,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
         const int gi = n0 / kKGroup + i;
         kmul[i] = gi < a.k_groups
                       ? __ldg(a.k_scale + (int64_t)(b * a.hkv + hk) * a.k_groups + gi)
-                      : 0.f;
+                      : 1.f;
       } else {
         kmul[i] = 1.f;
       }
@@ -259,16 +263,17 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
         }
       }
 
-      // Dequantise / scale into the log2 domain.
+      // The scale is folded into the exponent: p = 2^(raw * sc - m), with m the
+      // running row max in scaled units. Requires sc > 0 (sm_scale > 0 is part
+      // of the contract; int8 scales are floored above 0).
+      float sc[MT];
 #pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int j = 0; j < C::NTILE; ++j) {
-          const float sc = qmul[mt] * kmul[C::BN >= kKGroup ? (j * 8) / kKGroup : 0];
-#pragma unroll
-          for (int e = 0; e < 4; ++e) s[mt][j][e] = static_cast<float>(acc[mt][j][e]) * sc;
-        }
+      for (int mt = 0; mt < MT; ++mt) sc[mt] = qmul[mt] * kmul[0];
 
+      // Masking. Exact: raw = -inf. INT8: the int32 accumulator gets a
+      // sentinel far below any real value (|acc| <= 127*127*128 < 2^21) and
+      // the matching p are zeroed after the exponent.
+      constexpr int kMaskedI = -(1 << 30);
       const bool need_mask =
           (n0 + BN > a.seq_kv) || (a.causal && n0 + BN - 1 > wrow0 + off);
       if (need_mask) {
@@ -281,40 +286,94 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
               const int col = n0 + j * 8 + tq * 2 + (e & 1);
               const int row = wrow0 + mt * 16 + g + (e >> 1) * 8;
               const bool masked = col >= a.seq_kv || (a.causal && col > row + off);
-              if (masked) s[mt][j][e] = -INFINITY;
+              if constexpr (C::INT8) {
+                if (masked) acc[mt][j][e] = kMaskedI;
+              } else {
+                if (masked) acc[mt][j][e] = -INFINITY;
+              }
             }
       }
 
-      // Online softmax (rows g and g+8 of each m16 tile; a row lives in a quad).
+      // Online softmax (rows g and g+8 of each m16 tile; a row lives in a
+      // quad). The running max only moves (and O, l are only rescaled) when
+      // a row's tile max exceeds it by more than kRescale (log2 units); in
+      // between, p <= 2^kRescale, which fp16/bf16 P and fp32 O absorb.
+      constexpr float kRescale = 8.f;
+      float mnew[MT][2];
+      bool any_move = false;
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
-          float mx = -INFINITY;
+          float mx;
+          if constexpr (C::INT8) {
+            int t[C::NTILE];
+#pragma unroll
+            for (int j = 0; j < C::NTILE; ++j) t[j] = max(acc[mt][j][2 * hr], acc[mt][j][2 * hr + 1]);
+#pragma unroll
+            for (int w = C::NTILE / 2; w > 0; w >>= 1)  // tree: short dependency chains
+#pragma unroll
+              for (int j = 0; j < w; ++j) t[j] = max(t[j], t[j + w]);
+            int mi = t[0];
+            mi = max(mi, __shfl_xor_sync(0xffffffffu, mi, 1));
+            mi = max(mi, __shfl_xor_sync(0xffffffffu, mi, 2));
+            mx = mi == kMaskedI ? -INFINITY : static_cast<float>(mi) * sc[mt];
+          } else {
+            float t[C::NTILE];
+#pragma unroll
+            for (int j = 0; j < C::NTILE; ++j)
+              t[j] = fmaxf(acc[mt][j][2 * hr], acc[mt][j][2 * hr + 1]);
+#pragma unroll
+            for (int w = C::NTILE / 2; w > 0; w >>= 1)
+#pragma unroll
+              for (int j = 0; j < w; ++j) t[j] = fmaxf(t[j], t[j + w]);
+            mx = t[0];
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            mx = mx == -INFINITY ? -INFINITY : mx * sc[mt];
+          }
+          const bool move = mx > mrow[mt][hr] + kRescale;  // also: first key seen
+          mnew[mt][hr] = move ? mx : mrow[mt][hr];
+          any_move |= move;
+        }
+      if (__any_sync(0xffffffffu, any_move)) {
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            const float alpha =
+                mnew[mt][hr] == mrow[mt][hr] ? 1.f : fast_exp2(mrow[mt][hr] - mnew[mt][hr]);
+            mrow[mt][hr] = mnew[mt][hr];
+            lsum[mt][2 * hr] *= alpha;
+            lsum[mt][2 * hr + 1] *= alpha;
+#pragma unroll
+            for (int j = 0; j < C::DTILE; ++j) {
+              o[mt][j][2 * hr] *= alpha;
+              o[mt][j][2 * hr + 1] *= alpha;
+            }
+          }
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          const float nm = mrow[mt][hr] == -INFINITY ? 0.f : -mrow[mt][hr];  // no key yet: p = 0
 #pragma unroll
           for (int j = 0; j < C::NTILE; ++j)
-            mx = fmaxf(mx, fmaxf(s[mt][j][2 * hr], s[mt][j][2 * hr + 1]));
-          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-          const float mnew = fmaxf(mrow[mt][hr], mx);
-          const float muse = mnew == -INFINITY ? 0.f : mnew;  // fully masked so far
-          const float alpha = fast_exp2(mrow[mt][hr] - muse);
-          mrow[mt][hr] = mnew;
 #pragma unroll
-          for (int j = 0; j < C::DTILE; ++j) {
-            o[mt][j][2 * hr] *= alpha;
-            o[mt][j][2 * hr + 1] *= alpha;
-          }
-          float sum = 0.f;
-#pragma unroll
-          for (int j = 0; j < C::NTILE; ++j) {
-            const float p0 = fast_exp2(s[mt][j][2 * hr] - muse);
-            const float p1 = fast_exp2(s[mt][j][2 * hr + 1] - muse);
-            s[mt][j][2 * hr] = p0;
-            s[mt][j][2 * hr + 1] = p1;
-            sum += p0 + p1;
-          }
-          lrow[mt][hr] = lrow[mt][hr] * alpha + sum;
+            for (int e = 2 * hr; e < 2 * hr + 2; ++e) {
+              float p;
+              if constexpr (C::INT8) {
+                // acc + 0x4B400000 read as fp32 is 1.5*2^23 + acc exactly, so
+                // raw*sc - m = that*sc + (nm - 1.5*2^23*sc): one IADD, one FFMA.
+                const float bias = fmaf(-12582912.0f, sc[mt], nm);
+                p = fast_exp2(fmaf(__int_as_float(acc[mt][j][e] + 0x4B400000), sc[mt], bias));
+                if (need_mask && acc[mt][j][e] == kMaskedI) p = 0.f;
+              } else {
+                p = fast_exp2(fmaf(acc[mt][j][e], sc[mt], nm));
+              }
+              s[mt][j][e] = p;
+            }
         }
     }
 
@@ -336,6 +395,9 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
           pa[mt][2] = H::pack(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
           pa[mt][3] = H::pack(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
         }
+        const uint32_t ones = H::pack(1.f, 1.f);
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) H::mma(lsum[mt], pa[mt], ones, ones);
 #pragma unroll
         for (int dp = 0; dp < D / 16; ++dp) {
           uint32_t v0, v1, v2, v3;
@@ -357,9 +419,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int hr = 0; hr < 2; ++hr) {
-      float l = lrow[mt][hr];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const float l = lsum[mt][2 * hr];  // complete row sum (every column of P.1)
       const float inv = l > 0.f ? 1.f / l : 0.f;
       const int lrow_local = (warp * MT + mt) * 16 + g + hr * 8;
       const int row = m0 + lrow_local;

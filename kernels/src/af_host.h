@@ -35,7 +35,7 @@ inline af_status validate_shape(const af_attn_params* p) {
   if (p->batch < 0 || p->seq_q < 0 || p->seq_kv < 0) return AF_ERR_INVALID;
   if (p->heads_q < 1 || p->heads_kv < 1 || p->heads_q % p->heads_kv != 0) return AF_ERR_INVALID;
   if (p->causal != 0 && p->causal != 1) return AF_ERR_INVALID;
-  if (!isfinite(p->sm_scale)) return AF_ERR_INVALID;
+  if (!isfinite(p->sm_scale) || !(p->sm_scale > 0.f)) return AF_ERR_INVALID;
   return AF_OK;
 }
 

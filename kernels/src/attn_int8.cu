@@ -1,12 +1,17 @@
-// attnfarm kernels: INT8-QK attention forward (SageAttention-1 scheme).
+// attnfarm kernels: INT8-QK attention forward (SageAttention-1 scheme plus a
+// per-channel range migration between Q and K).
 //
-//   1. kmean_partial: per (batch, kv head) channel sums of K over tokens,
-//      split over token ranges (deterministic, no atomics).
-//   2. quantize:      K - mean(K) -> int8, one scale per 64 keys per kv head;
-//                     Q -> int8, one scale per 16 rows per q head, with
-//                     sm_scale*log2(e) folded in; and, for the LSE, the
-//                     per-row term sm_scale * q.mean(K) that smoothing removes.
-//   3. attn_fwd_kernel<INT8>: int8 mma for Q.K^T, fp32 online softmax (exp2),
+//   1. stats_kernel:    per (batch, kv head) and channel, over token splits
+//                       (deterministic, no atomics): sum/max/min of K, max |Q|
+//                       over the q heads of the group.
+//   2. finalize_kernel: mean(K) and s = sqrt(max|Q| / max|K - mean(K)|).
+//   3. quantize_kernel: (K - mean) * s -> int8, one scale per 64 keys per kv
+//                       head; Q / s -> int8, one scale per 16 rows per q head
+//                       with sm_scale*log2(e) folded in; for the LSE, the
+//                       per-row term sm_scale * q.mean(K) that smoothing removes.
+//      Softmax ignores a per-row constant, and Q.K^T is unchanged by s, so
+//      the only approximation is the int8 rounding.
+//   4. attn_fwd_kernel<INT8>: int8 mma for Q.K^T, fp32 online softmax (exp2),
 //      P.V with fp16 (bf16 for bf16 inputs) mma and fp32 accumulation; V is
 //      read from the caller's tensor as is.
 #include "attnfarm/kernels.h"
@@ -24,11 +29,12 @@ namespace {
 
 constexpr int kMeanThreads = 256;
 constexpr int kQuantWarps = 4;  // 4 x 16 rows = one 64-key K group per CTA
+constexpr float kMinAmax = 1e-12f;  // floor of a block's max |x|: scales never 0
 
 struct WsLayout {
   int splits;
   int q_groups, k_groups;
-  size_t kpart, q8, k8, qs, ks, qkm, total;
+  size_t kpart, qpart, chan, q8, k8, qs, ks, qkm, total;
 };
 
 inline size_t align256(size_t x) { return (x + 255) & ~size_t(255); }
@@ -37,13 +43,21 @@ inline WsLayout ws_layout(const af_attn_params* p) {
   WsLayout w{};
   const size_t B = static_cast<size_t>(p->batch), HQ = p->heads_q, HK = p->heads_kv;
   const size_t D = p->head_dim, NQ = p->seq_q, NK = p->seq_kv;
-  int splits = (p->seq_kv + 255) / 256;
-  splits = splits < 1 ? 1 : (splits > 32 ? 32 : splits);
-  w.splits = splits;
+  // Token splits of the statistics pass: enough CTAs to fill a large GPU.
+  const int64_t bhk = static_cast<int64_t>(p->batch) * p->heads_kv;
+  int64_t splits = bhk > 0 ? (512 + bhk - 1) / bhk : 1;
+  const int64_t rows = p->seq_kv > p->seq_q ? p->seq_kv : p->seq_q;
+  const int64_t by_rows = (rows + 255) / 256;
+  if (splits > by_rows) splits = by_rows;
+  if (splits > 32) splits = 32;
+  if (splits < 1) splits = 1;
+  w.splits = static_cast<int>(splits);
   w.q_groups = (p->seq_q + kQGroup - 1) / kQGroup;
   w.k_groups = (p->seq_kv + kKGroup - 1) / kKGroup;
   size_t o = 0;
-  w.kpart = o; o = align256(o + sizeof(float) * splits * B * HK * D);
+  w.kpart = o; o = align256(o + sizeof(float) * 3 * splits * B * HK * D);
+  w.qpart = o; o = align256(o + sizeof(float) * splits * B * HK * D);
+  w.chan = o;  o = align256(o + sizeof(float) * 2 * B * HK * D);
   w.q8 = o;    o = align256(o + B * HQ * NQ * D);
   w.k8 = o;    o = align256(o + B * HK * NK * D);
   w.qs = o;    o = align256(o + sizeof(float) * B * HQ * w.q_groups);
@@ -57,7 +71,9 @@ struct QuantArgs {
   const char* q;
   const char* k;
   int64_t q_sb, q_sh, q_sn, k_sb, k_sh, k_sn;  // element strides
-  float* kpart;
+  float* kpart;  // [b*hkv][splits][3][D]: sum, max, min of K per channel
+  float* qpart;  // [b*hkv][splits][D]: max |Q| per channel over the group's heads
+  float* chan;   // [b*hkv][2][D]: mean(K), channel migration factor s
   int8_t* q8;
   int8_t* k8;
   float* qs;
@@ -82,63 +98,140 @@ __device__ __forceinline__ void load8(const T* src, float (&x)[8]) {
   }
 }
 
-// Partial channel sums of K: grid (splits, batch*hkv), kMeanThreads threads.
+// Pass 1, per-channel statistics over a token split: grid (splits, b*hkv, 2).
+// z = 0: sum / max / min of K; z = 1: max |Q| over the heads of the kv group.
 template <typename T, int D>
-__global__ void __launch_bounds__(kMeanThreads) kmean_partial_kernel(const QuantArgs a) {
+__global__ void __launch_bounds__(kMeanThreads) stats_kernel(const QuantArgs a) {
   constexpr int CPR = D / 8;
   constexpr int RPP = kMeanThreads / CPR;
-  __shared__ float red[RPP][D + 4];
+  constexpr int U = 4;  // rows in flight per thread
+  __shared__ float red[3][RPP][D + 4];
   const int split = blockIdx.x, bhk = blockIdx.y;
+  const bool is_k = blockIdx.z == 0;
   const int b = bhk / a.hkv, hk = bhk % a.hkv;
-  const int per = (a.seq_kv + a.splits - 1) / a.splits;
-  const int r_begin = split * per;
-  const int r_end = min(a.seq_kv, r_begin + per);
   const int c = threadIdx.x % CPR, r0 = threadIdx.x / CPR;
-  const T* base = reinterpret_cast<const T*>(a.k) + b * a.k_sb + hk * a.k_sh + c * 8;
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int r = r_begin + r0; r < r_end; r += RPP) {
-    float x[8];
-    load8<T>(base + (int64_t)r * a.k_sn, x);
+  float sum[8], mx[8], mn[8];
 #pragma unroll
-    for (int i = 0; i < 8; ++i) acc[i] += x[i];
+  for (int i = 0; i < 8; ++i) { sum[i] = 0.f; mx[i] = -INFINITY; mn[i] = INFINITY; }
+
+  const int n = is_k ? a.seq_kv : a.seq_q;
+  const int per = (n + a.splits - 1) / a.splits;
+  const int r_begin = split * per;
+  const int r_end = min(n, r_begin + per);
+  const int heads = is_k ? 1 : a.group;
+  for (int hh = 0; hh < heads; ++hh) {
+    const T* base = is_k ? reinterpret_cast<const T*>(a.k) + b * a.k_sb + hk * a.k_sh
+                         : reinterpret_cast<const T*>(a.q) + b * a.q_sb + (hk * a.group + hh) * a.q_sh;
+    const int64_t sn = is_k ? a.k_sn : a.q_sn;
+    base += c * 8;
+    for (int r = r_begin + r0; r < r_end; r += U * RPP) {
+      float x[U][8];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int rr = r + u * RPP;
+        if (rr < r_end) {
+          load8<T>(base + (int64_t)rr * sn, x[u]);
+        } else {
+#pragma unroll
+          for (int i = 0; i < 8; ++i) x[u][i] = is_k ? NAN : 0.f;  // NaN: ignored by fmaxf/fminf
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          if (is_k) {
+            const bool ok = r + u * RPP < r_end;
+            sum[i] += ok ? x[u][i] : 0.f;
+            mx[i] = fmaxf(mx[i], x[u][i]);
+            mn[i] = fminf(mn[i], x[u][i]);
+          } else {
+            mx[i] = fmaxf(mx[i], fabsf(x[u][i]));
+          }
+        }
+    }
   }
 #pragma unroll
-  for (int i = 0; i < 8; ++i) red[r0][c * 8 + i] = acc[i];
+  for (int i = 0; i < 8; ++i) {
+    red[0][r0][c * 8 + i] = sum[i];
+    red[1][r0][c * 8 + i] = mx[i];
+    red[2][r0][c * 8 + i] = mn[i];
+  }
   __syncthreads();
   for (int ch = threadIdx.x; ch < D; ch += kMeanThreads) {
-    float s = 0.f;
-    for (int r = 0; r < RPP; ++r) s += red[r][ch];
-    a.kpart[((int64_t)bhk * a.splits + split) * D + ch] = s;
+    float s0 = 0.f, s1 = -INFINITY, s2 = INFINITY;
+    for (int r = 0; r < RPP; ++r) {
+      s0 += red[0][r][ch];
+      s1 = fmaxf(s1, red[1][r][ch]);
+      s2 = fminf(s2, red[2][r][ch]);
+    }
+    if (is_k) {
+      float* dst = a.kpart + ((int64_t)bhk * a.splits + split) * 3 * D;
+      dst[ch] = s0;
+      dst[D + ch] = s1;
+      dst[2 * D + ch] = s2;
+    } else {
+      a.qpart[((int64_t)bhk * a.splits + split) * D + ch] = fmaxf(s1, 0.f);
+    }
   }
 }
 
-// 8 channels of mean(K) for kv head bhk.
+// Pass 2: per (b, kv head, channel): mean(K) and the migration factor
+// s = sqrt(max|Q| / max|K - mean|), so that Q/s and (K - mean)*s have balanced
+// channel ranges (Q.K^T is unchanged). grid b*hkv, D threads.
 template <int D>
-__device__ __forceinline__ void kmean8(const QuantArgs& a, int bhk, int c, float (&m)[8]) {
-#pragma unroll
-  for (int i = 0; i < 8; ++i) m[i] = 0.f;
+__global__ void __launch_bounds__(D) finalize_kernel(const QuantArgs a) {
+  const int bhk = blockIdx.x, ch = threadIdx.x;
+  float sum = 0.f, mx = -INFINITY, mn = INFINITY, qa = 0.f;
   for (int s = 0; s < a.splits; ++s) {
-    const float* src = a.kpart + ((int64_t)bhk * a.splits + s) * D + c * 8;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) m[i] += src[i];
+    const float* kp = a.kpart + ((int64_t)bhk * a.splits + s) * 3 * D;
+    sum += kp[ch];
+    mx = fmaxf(mx, kp[D + ch]);
+    mn = fminf(mn, kp[2 * D + ch]);
+    qa = fmaxf(qa, a.qpart[((int64_t)bhk * a.splits + s) * D + ch]);
   }
-  const float inv = a.seq_kv > 0 ? 1.f / static_cast<float>(a.seq_kv) : 0.f;
+  float mean = 0.f, f = 1.f;
+  if (a.seq_kv > 0) {
+    mean = sum / static_cast<float>(a.seq_kv);
+    const float ka = fmaxf(mx - mean, mean - mn);
+    if (ka > 0.f && qa > 0.f && isfinite(ka) && isfinite(qa)) f = sqrtf(qa / ka);
+  }
+  a.chan[(int64_t)bhk * 2 * D + ch] = mean;
+  a.chan[(int64_t)bhk * 2 * D + D + ch] = f;
+}
+
+// Round x*inv (|x*inv| <= 127 by construction) to the nearest integer with
+// one FFMA: the low byte of 1.5*2^23 + k, read as bits, is k as an int8.
+__device__ __forceinline__ uint32_t q8bits(float x, float inv) {
+  return static_cast<uint32_t>(__float_as_int(fmaf(x, inv, 12582912.0f)));
+}
+
+// 8 values -> 8 int8 bytes.
+__device__ __forceinline__ uint2 quant8(const float (&x)[8], float inv) {
+  uint32_t b[8];
 #pragma unroll
-  for (int i = 0; i < 8; ++i) m[i] *= inv;
+  for (int i = 0; i < 8; ++i) b[i] = q8bits(x[i], inv);
+  uint2 u;
+  u.x = __byte_perm(__byte_perm(b[0], b[1], 0x0040), __byte_perm(b[2], b[3], 0x0040), 0x5410);
+  u.y = __byte_perm(__byte_perm(b[4], b[5], 0x0040), __byte_perm(b[6], b[7], 0x0040), 0x5410);
+  return u;
 }
 
-__device__ __forceinline__ uint32_t pack4(int a0, int a1, int a2, int a3) {
-  return (uint32_t(a0) & 0xffu) | ((uint32_t(a1) & 0xffu) << 8) | ((uint32_t(a2) & 0xffu) << 16) |
-         ((uint32_t(a3) & 0xffu) << 24);
+template <int D>
+__device__ __forceinline__ void load_chan(const QuantArgs& a, int bhk, int c, float (&mean)[8],
+                                          float (&f)[8]) {
+  const float4* m4 = reinterpret_cast<const float4*>(a.chan + (int64_t)bhk * 2 * D + c * 8);
+  const float4* f4 = reinterpret_cast<const float4*>(a.chan + (int64_t)bhk * 2 * D + D + c * 8);
+  const float4 m0 = m4[0], m1 = m4[1], f0 = f4[0], f1 = f4[1];
+  mean[0] = m0.x; mean[1] = m0.y; mean[2] = m0.z; mean[3] = m0.w;
+  mean[4] = m1.x; mean[5] = m1.y; mean[6] = m1.z; mean[7] = m1.w;
+  f[0] = f0.x; f[1] = f0.y; f[2] = f0.z; f[3] = f0.w;
+  f[4] = f1.x; f[5] = f1.y; f[6] = f1.z; f[7] = f1.w;
 }
 
-__device__ __forceinline__ int q8(float x, float inv) {
-  int v = __float2int_rn(x * inv);
-  return max(-127, min(127, v));
-}
-
-// Quantise 16 rows per warp. CTAs [0, k_ctas) take one 64-key group of K each
-// (one scale for the whole CTA); the rest take 64 rows of Q (one scale per warp).
+// Pass 3: quantise 16 rows per warp. CTAs [0, k_ctas) take one 64-key group
+// of K each (one scale for the whole CTA); the rest take 64 rows of Q (one
+// scale per warp = per 16 rows).
 template <typename T, int D>
 __global__ void __launch_bounds__(kQuantWarps * 32) quantize_kernel(const QuantArgs a) {
   constexpr int CPR = D / 8;         // 8-channel chunks per row
@@ -152,42 +245,42 @@ __global__ void __launch_bounds__(kQuantWarps * 32) quantize_kernel(const QuantA
     const int kb = blockIdx.x % a.k_groups;
     const int bhk = blockIdx.x / a.k_groups;
     const int b = bhk / a.hkv, hk = bhk % a.hkv;
-    float mean[8];
-    kmean8<D>(a, bhk, c, mean);
+    float mean[8], f[8];
+    load_chan<D>(a, bhk, c, mean, f);
     const T* base = reinterpret_cast<const T*>(a.k) + b * a.k_sb + hk * a.k_sh + c * 8;
     float x[PASSES][8];
-    float amax = 0.f;
 #pragma unroll
     for (int ps = 0; ps < PASSES; ++ps) {
       const int row = kb * kKGroup + warp * 16 + ps * RPW + rl;
       if (row < a.seq_kv) {
         load8<T>(base + (int64_t)row * a.k_sn, x[ps]);
-#pragma unroll
-        for (int i = 0; i < 8; ++i) {
-          x[ps][i] -= mean[i];
-          amax = fmaxf(amax, fabsf(x[ps][i]));
-        }
       } else {
 #pragma unroll
-        for (int i = 0; i < 8; ++i) x[ps][i] = 0.f;
+        for (int i = 0; i < 8; ++i) x[ps][i] = mean[i];
       }
     }
+    float amax = 0.f;
+#pragma unroll
+    for (int ps = 0; ps < PASSES; ++ps)
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        x[ps][i] = (x[ps][i] - mean[i]) * f[i];
+        amax = fmaxf(amax, fabsf(x[ps][i]));
+      }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
     if (lane == 0) wmax[warp] = amax;
     __syncthreads();
     amax = fmaxf(fmaxf(wmax[0], wmax[1]), fmaxf(wmax[2], wmax[3]));
-    const float inv = amax > 0.f ? 127.f / amax : 0.f;
+    amax = fmaxf(amax, kMinAmax);  // scales stay > 0 (the softmax relies on it)
+    const float inv = 127.f / amax;
     if (threadIdx.x == 0) a.ks[(int64_t)bhk * a.k_groups + kb] = amax / 127.f;
     int8_t* dst = a.k8 + (int64_t)bhk * a.seq_kv * D + c * 8;
 #pragma unroll
     for (int ps = 0; ps < PASSES; ++ps) {
       const int row = kb * kKGroup + warp * 16 + ps * RPW + rl;
       if (row < a.seq_kv) {
-        uint2 u;
-        u.x = pack4(q8(x[ps][0], inv), q8(x[ps][1], inv), q8(x[ps][2], inv), q8(x[ps][3], inv));
-        u.y = pack4(q8(x[ps][4], inv), q8(x[ps][5], inv), q8(x[ps][6], inv), q8(x[ps][7], inv));
-        *reinterpret_cast<uint2*>(dst + (int64_t)row * D) = u;
+        *reinterpret_cast<uint2*>(dst + (int64_t)row * D) = quant8(x[ps], inv);
       }
     }
     return;
@@ -200,40 +293,23 @@ __global__ void __launch_bounds__(kQuantWarps * 32) quantize_kernel(const QuantA
   const int qg = (qcta % ctas_per_head) * kQuantWarps + warp;
   if (qg >= a.q_groups) return;
   const int b = bh / a.hq, h = bh % a.hq;
+  const int bhk = b * a.hkv + h / a.group;
+  float mean[8], f[8];
+  load_chan<D>(a, bhk, c, mean, f);
   const T* base = reinterpret_cast<const T*>(a.q) + b * a.q_sb + h * a.q_sh + c * 8;
   float x[PASSES][8];
-  float amax = 0.f;
 #pragma unroll
   for (int ps = 0; ps < PASSES; ++ps) {
     const int row = qg * kQGroup + ps * RPW + rl;
     if (row < a.seq_q) {
       load8<T>(base + (int64_t)row * a.q_sn, x[ps]);
-#pragma unroll
-      for (int i = 0; i < 8; ++i) amax = fmaxf(amax, fabsf(x[ps][i]));
     } else {
 #pragma unroll
       for (int i = 0; i < 8; ++i) x[ps][i] = 0.f;
     }
   }
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-  const float inv = amax > 0.f ? 127.f / amax : 0.f;
-  if (lane == 0) a.qs[(int64_t)bh * a.q_groups + qg] = amax / 127.f * a.q_mul;
-  int8_t* dst = a.q8 + (int64_t)bh * a.seq_q * D + c * 8;
-#pragma unroll
-  for (int ps = 0; ps < PASSES; ++ps) {
-    const int row = qg * kQGroup + ps * RPW + rl;
-    if (row < a.seq_q) {
-      uint2 u;
-      u.x = pack4(q8(x[ps][0], inv), q8(x[ps][1], inv), q8(x[ps][2], inv), q8(x[ps][3], inv));
-      u.y = pack4(q8(x[ps][4], inv), q8(x[ps][5], inv), q8(x[ps][6], inv), q8(x[ps][7], inv));
-      *reinterpret_cast<uint2*>(dst + (int64_t)row * D) = u;
-    }
-  }
   if (a.want_lse) {
     // LSE correction: smoothing K shifts row i's scores by sm_scale * q_i . mean(K).
-    float mean[8];
-    kmean8<D>(a, b * a.hkv + h / a.group, c, mean);
 #pragma unroll
     for (int ps = 0; ps < PASSES; ++ps) {
       float d = 0.f;
@@ -243,6 +319,30 @@ __global__ void __launch_bounds__(kQuantWarps * 32) quantize_kernel(const QuantA
       for (int o = CPR / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
       const int row = qg * kQGroup + ps * RPW + rl;
       if (c == 0 && row < a.seq_q) a.qkm[(int64_t)bh * a.seq_q + row] = d * a.sm_scale;
+    }
+  }
+  float rf[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) rf[i] = 1.f / f[i];
+  float amax = 0.f;
+#pragma unroll
+  for (int ps = 0; ps < PASSES; ++ps)
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      x[ps][i] = x[ps][i] * rf[i];
+      amax = fmaxf(amax, fabsf(x[ps][i]));
+    }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  amax = fmaxf(amax, kMinAmax);
+  const float inv = 127.f / amax;
+  if (lane == 0) a.qs[(int64_t)bh * a.q_groups + qg] = amax / 127.f * a.q_mul;
+  int8_t* dst = a.q8 + (int64_t)bh * a.seq_q * D + c * 8;
+#pragma unroll
+  for (int ps = 0; ps < PASSES; ++ps) {
+    const int row = qg * kQGroup + ps * RPW + rl;
+    if (row < a.seq_q) {
+      *reinterpret_cast<uint2*>(dst + (int64_t)row * D) = quant8(x[ps], inv);
     }
   }
 }
@@ -266,6 +366,8 @@ af_status run(const af_attn_params* p, char* ws, const WsLayout& w, cudaStream_t
   qa.q_sb = p->q.stride_b; qa.q_sh = p->q.stride_h; qa.q_sn = p->q.stride_n;
   qa.k_sb = p->k.stride_b; qa.k_sh = p->k.stride_h; qa.k_sn = p->k.stride_n;
   qa.kpart = reinterpret_cast<float*>(ws + w.kpart);
+  qa.qpart = reinterpret_cast<float*>(ws + w.qpart);
+  qa.chan = reinterpret_cast<float*>(ws + w.chan);
   qa.q8 = reinterpret_cast<int8_t*>(ws + w.q8);
   qa.k8 = reinterpret_cast<int8_t*>(ws + w.k8);
   qa.qs = reinterpret_cast<float*>(ws + w.qs);
@@ -282,23 +384,27 @@ af_status run(const af_attn_params* p, char* ws, const WsLayout& w, cudaStream_t
   const int64_t k_ctas = static_cast<int64_t>(p->batch) * p->heads_kv * w.k_groups;
   const int64_t q_ctas = static_cast<int64_t>(p->batch) * p->heads_q *
                          ((w.q_groups + kQuantWarps - 1) / kQuantWarps);
-  if (k_ctas + q_ctas > INT_MAX || static_cast<int64_t>(p->batch) * p->heads_kv > 65535)
+  if (k_ctas + q_ctas > INT_MAX || static_cast<int64_t>(p->batch) * p->heads_kv > 65535 ||
+      static_cast<int64_t>(p->batch) * p->heads_kv > INT_MAX)
     return AF_ERR_UNSUPPORTED;
   qa.k_ctas = static_cast<int>(k_ctas);
 
-  // Pass 1 (only when K has rows; the mean is unused otherwise).
-  if (p->seq_kv > 0) {
-    dim3 grid(w.splits, p->batch * p->heads_kv);
-    kmean_partial_kernel<T, D><<<grid, kMeanThreads, 0, stream>>>(qa);
+  // Passes 1 and 2: channel statistics -> mean(K) and migration factors.
+  {
+    dim3 grid(w.splits, p->batch * p->heads_kv, 2);
+    stats_kernel<T, D><<<grid, kMeanThreads, 0, stream>>>(qa);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return cuda_fail(e);
+    finalize_kernel<D><<<p->batch * p->heads_kv, D, 0, stream>>>(qa);
+    e = cudaGetLastError();
+    if (e != cudaSuccess) return cuda_fail(e);
   }
-  // Pass 2.
+  // Pass 3.
   quantize_kernel<T, D><<<static_cast<unsigned>(k_ctas + q_ctas), kQuantWarps * 32, 0, stream>>>(qa);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return cuda_fail(e);
 
-  // Pass 3.
+  // Pass 4.
   FwdArgs a = base_args(p);
   a.q = reinterpret_cast<const char*>(qa.q8);
   a.k = reinterpret_cast<const char*>(qa.k8);
