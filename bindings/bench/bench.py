@@ -72,18 +72,22 @@ def time_events(fn: Callable[[], object], warmup: int, iters: int) -> List[float
 
 def kernel_times(fn: Callable[[], object], name_part: str, iters: int) -> List[float]:
     """Device time (ms) of the kernels whose name contains name_part, per call."""
+    import warnings
+
     from torch.profiler import ProfilerActivity, profile
 
     fn()
     torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(iters):
-            fn()
-        torch.cuda.synchronize()
     times = []
-    for e in prof.events():
-        if name_part in e.name and e.device_type == torch.autograd.DeviceType.CUDA:
-            times.append(e.device_time / 1e3 if hasattr(e, "device_time") else e.cuda_time / 1e3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the profiler's notes on event cycles
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(iters):
+                fn()
+            torch.cuda.synchronize()
+        for e in prof.events():
+            if name_part in e.name and e.device_type == torch.autograd.DeviceType.CUDA:
+                times.append(e.device_time / 1e3 if hasattr(e, "device_time") else e.cuda_time / 1e3)
     return times
 
 
