@@ -46,6 +46,10 @@ struct FwdArgs {
   float scale_log2;        // exact only: sm_scale * log2(e)
 };
 
+#ifndef AF_ONE_SYNC
+#define AF_ONE_SYNC 0
+#endif
+
 constexpr int kQGroup = 16;  // INT8: rows of Q sharing one scale (one m16 tile)
 constexpr int kKGroup = 64;  // INT8: keys sharing one scale
 
@@ -215,12 +219,27 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
       }
     }
 
+#if AF_ONE_SYNC
+    // One barrier per tile: K[t], V[t] (issued a whole tile ago) have landed
+    // for every thread, and every warp is done with K[t-1], V[t-1], whose
+    // buffers now receive K[t+1], V[t+1].
+    cp_async_wait<0>();
+    __syncthreads();
+    if (t + 1 < n_tiles) {
+      load_tile<BN, QROW, NT>(sK + (stage ^ 1) * C::K_BYTES, kg + (int64_t)(n0 + BN) * a.k_sn,
+                              a.k_sn, a.seq_kv - n0 - BN, tid);
+      load_tile<BN, VROW, NT>(sV + (stage ^ 1) * C::V_BYTES, vg + (int64_t)(n0 + BN) * a.v_sn,
+                              a.v_sn, a.seq_kv - n0 - BN, tid);
+    }
+    cp_async_commit();
+#else
     cp_async_wait<1>();  // K[t] landed (V[t] may be in flight)
     __syncthreads();     // ... for every thread; and everyone is done with K[t-1]
     if (t + 1 < n_tiles)
       load_tile<BN, QROW, NT>(sK + (stage ^ 1) * C::K_BYTES, kg + (int64_t)(n0 + BN) * a.k_sn,
                               a.k_sn, a.seq_kv - n0 - BN, tid);
     cp_async_commit();
+#endif
 
     // Causal: a warp whose rows see none of this tile's keys skips it.
     const bool active = warp_has_rows && (!a.causal || n0 <= wrow_last + off);
@@ -377,12 +396,14 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
         }
     }
 
+#if !AF_ONE_SYNC
     cp_async_wait<1>();  // V[t] landed
     __syncthreads();     // ... for every thread; and everyone is done with V[t-1]
     if (t + 1 < n_tiles)
       load_tile<BN, VROW, NT>(sV + (stage ^ 1) * C::V_BYTES, vg + (int64_t)(n0 + BN) * a.v_sn,
                               a.v_sn, a.seq_kv - n0 - BN, tid);
     cp_async_commit();
+#endif
 
     if (active) {
 #pragma unroll
