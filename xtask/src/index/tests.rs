@@ -1,0 +1,152 @@
+use super::*;
+use crate::matrix::Matrix;
+use crate::platform::Platform;
+use crate::wheel::{write_wheel, Entry, WheelSpec};
+
+pub(crate) fn default_plan() -> Plan {
+    let m = Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap();
+    Plan::from_matrix(&m, Some(Platform::LinuxX86_64))
+}
+
+pub(crate) fn fixture_wheel(plan: &Plan, id: &str, dir: &Path) -> crate::wheel::WrittenWheel {
+    let v = plan.find(id).unwrap();
+    let spec = WheelSpec {
+        filename: v.wheel.clone(),
+        metadata: crate::wheel::metadata::CoreMetadata {
+            name: plan.package.name.clone(),
+            version: v.version.clone(),
+            summary: plan.package.summary.clone(),
+            license_expression: plan.package.license.clone(),
+            license_files: vec![],
+            requires_dist: v.requires_dist.clone(),
+            requires_python: v.requires_python.clone(),
+            project_urls: Default::default(),
+            description: None,
+        },
+        generator: "test".into(),
+        licenses: vec![],
+    };
+    let payload = vec![
+        Entry::bytes("attnfarm/__init__.py", format!("VARIANT = {:?}\n", v.id)),
+        Entry::bytes("attnfarm/_C.abi3.so", b"not really a library".to_vec()),
+    ];
+    write_wheel(&spec, &payload, dir, Some(1_700_000_000)).unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("attnfarm-index-{name}-{}", std::process::id()));
+    let _ = fs_err::remove_dir_all(&d);
+    fs_err::create_dir_all(&d).unwrap();
+    d
+}
+
+fn mask(s: &str) -> String {
+    // Wheel digests depend on the zip library's deflate output; mask them.
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("sha256") {
+        let (a, b) = rest.split_at(i);
+        out.push_str(a);
+        let skip = b.find(|c: char| !(c.is_ascii_alphanumeric() || c == '=' || c == ' ')).unwrap_or(b.len());
+        out.push_str("sha256=[digest]");
+        rest = &b[skip..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn pages_snapshot() {
+    let plan = default_plan();
+    let dist = tmp("pages");
+    fixture_wheel(&plan, "cu12-torch2.9-linux_x86_64", &dist.join("wheels"));
+    fixture_wheel(&plan, "cu13-torch2.11-linux_x86_64", &dist.join("wheels"));
+    let report = write_index(&plan, &dist, BaseUrl::Release, None).unwrap();
+    assert_eq!(report.variants.len(), 2);
+    assert_eq!(report.missing.len(), 16);
+    let read = |p: &str| fs_err::read_to_string(dist.join(p)).unwrap();
+    insta::assert_snapshot!(
+        "project_page_release",
+        mask(&read("index/cu12-torch2.9-linux_x86_64/simple/attnfarm/index.html"))
+    );
+    insta::assert_snapshot!("root_page", read("index/cu12-torch2.9-linux_x86_64/simple/index.html"));
+    insta::assert_snapshot!("landing_page_release", mask(&read("index/index.html")));
+    // Each index holds only its own variant.
+    let cu13 = read("index/cu13-torch2.11-linux_x86_64/simple/attnfarm/index.html");
+    assert!(cu13.contains("cu130torch2.11") && !cu13.contains("cu128torch2.9"));
+    // SHA256SUMS covers wheels and metadata files and matches the bytes.
+    let sums = read("SHA256SUMS");
+    assert_eq!(sums.lines().count(), 4);
+    for line in sums.lines() {
+        let (hex, file) = line.split_once("  ").unwrap();
+        assert_eq!(sha256_file(&dist.join("wheels").join(file)).unwrap().0, hex, "{file}");
+    }
+}
+
+#[test]
+fn local_links_are_relative_and_resolve() {
+    let plan = default_plan();
+    let dist = tmp("local");
+    let w = fixture_wheel(&plan, "cu12-torch2.9-linux_x86_64", &dist.join("wheels"));
+    write_index(&plan, &dist, BaseUrl::Local, None).unwrap();
+    let page_dir = dist.join("index/cu12-torch2.9-linux_x86_64/simple/attnfarm");
+    let html = fs_err::read_to_string(page_dir.join("index.html")).unwrap();
+    let href = html.split("href=\"").nth(1).unwrap().split('#').next().unwrap();
+    assert!(href.starts_with("../../../../wheels/attnfarm-2026.1.0%2Bcu128torch2.9-"), "{href}");
+    let decoded = href.replace("%2B", "+");
+    assert_eq!(fs_err::canonicalize(page_dir.join(decoded)).unwrap(), fs_err::canonicalize(&w.path).unwrap());
+}
+
+#[test]
+fn release_urls_encode_plus() {
+    let plan = default_plan();
+    assert_eq!(
+        release_url(&plan, "attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-win_amd64.whl"),
+        "https://github.com/attnfarm/attnfarm/releases/download/v2026.1.0/attnfarm-2026.1.0%2Bcu128torch2.9-cp39-abi3-win_amd64.whl"
+    );
+}
+
+#[test]
+fn stray_and_missing_wheels() {
+    let plan = default_plan();
+    let dist = tmp("stray");
+    insta::assert_snapshot!(write_index(&plan, &dist, BaseUrl::Local, None).unwrap_err().to_string().replace(&dist.display().to_string(), "[dist]"), @"[dist]/wheels holds no wheels: run `cargo xtask build-matrix` first");
+    let mut other = plan.clone();
+    other.package.version = "2025.9.0".into();
+    for v in &mut other.variants {
+        v.version = v.version.replace("2026.1.0", "2025.9.0");
+        v.wheel.version = v.version.clone();
+    }
+    fixture_wheel(&other, "cu12-torch2.9-linux_x86_64", &dist.join("wheels"));
+    insta::assert_snapshot!(write_index(&plan, &dist, BaseUrl::Local, None).unwrap_err(), @"attnfarm-2025.9.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl matches no variant of the plan (version `2025.9.0+cu128torch2.9`, platform manylinux_2_28_x86_64); remove it or build it from this matrix");
+}
+
+#[test]
+fn helper_gets_the_base_url() {
+    let plan = default_plan();
+    let dist = tmp("helper");
+    fixture_wheel(&plan, "cu12-torch2.9-linux_x86_64", &dist.join("wheels"));
+    let helper = dist.join("install.py");
+    fs_err::write(&helper, format!("BASE = \"{HELPER_BASE_PLACEHOLDER}\"\n")).unwrap();
+    write_index(&plan, &dist, BaseUrl::Release, Some(&helper)).unwrap();
+    assert_eq!(
+        fs_err::read_to_string(dist.join("index/install.py")).unwrap(),
+        "BASE = \"https://attnfarm.github.io/attnfarm/\"\n"
+    );
+    assert!(fs_err::read_to_string(dist.join("index/index.html")).unwrap().contains("href=\"install.py\""));
+}
+
+#[test]
+fn escapes_requires_python() {
+    let html = render::project_page(
+        "attnfarm",
+        &[FileLink {
+            file: "a-1-cp39-abi3-win_amd64.whl".into(),
+            url: "u".into(),
+            sha256: "00".into(),
+            requires_python: Some(">=3.9,<4".into()),
+            metadata_sha256: None,
+        }],
+    );
+    assert!(html.contains("data-requires-python=\"&gt;=3.9,&lt;4\""), "{html}");
+}
