@@ -45,7 +45,7 @@ typedef struct af_attn_params {
   float* lse;          // optional: contiguous fp32 [batch, heads_q, seq_q],
                        // natural-log sum-exp of sm_scale*q.k; NULL if unwanted
   int batch, heads_q, heads_kv, seq_q, seq_kv, head_dim;
-  float sm_scale;      // softmax scale (usually 1/sqrt(head_dim))
+  float sm_scale;      // softmax scale (usually 1/sqrt(head_dim)); finite and > 0
   int causal;          // 1: bottom-right aligned mask (query i sees key j iff
                        //    j <= i + seq_kv - seq_q), as torch SDPA
   af_dtype dtype;      // of q, k, v and o alike
@@ -57,10 +57,17 @@ const char* af_status_string(af_status s);
 cudaError_t af_last_cuda_error(void);
 
 // Exact attention forward. See kernels/README.md for the supported sizes.
+// head_dim 64 or 128; heads_q a multiple of heads_kv; batch, seq_q, seq_kv
+// >= 0 (batch == 0 or seq_q == 0: AF_OK, nothing launched; seq_kv == 0: every
+// row outputs 0 and lse -inf, and k/v may then be NULL). Rows that see no key
+// (causal with seq_q > seq_kv) output 0 and lse -inf.
 af_status af_attn_exact_fwd(const af_attn_params* p, cudaStream_t stream);
 
-// INT8-QK attention forward. Needs a device workspace of at least
-// af_attn_int8_workspace_bytes(p) bytes, 256-byte aligned.
+// INT8-QK attention forward, same contract as af_attn_exact_fwd. Needs a
+// device workspace of at least af_attn_int8_workspace_bytes(p) bytes,
+// 256-byte aligned (returns 0 for invalid or empty problems). The workspace
+// is scratch for this call only (it may be reused once the call's work on
+// `stream` has finished). The LSE is approximate (int8 scores).
 size_t af_attn_int8_workspace_bytes(const af_attn_params* p);
 af_status af_attn_int8_fwd(const af_attn_params* p, void* workspace,
                            size_t workspace_bytes, cudaStream_t stream);
