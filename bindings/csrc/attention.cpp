@@ -198,8 +198,8 @@ void validate(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   check_int_range(qb.size(2), "seq_q");
   check_int_range(kb.size(2), "seq_kv");
   if (sm_scale.has_value()) {
-    TORCH_CHECK_VALUE(std::isfinite(*sm_scale) && *sm_scale != 0.0,
-                      "attnfarm.attention: sm_scale must be a finite non-zero number, got ", *sm_scale);
+    TORCH_CHECK_VALUE(std::isfinite(*sm_scale) && *sm_scale > 0.0,
+                      "attnfarm.attention: sm_scale must be a finite positive number, got ", *sm_scale);
   }
 }
 

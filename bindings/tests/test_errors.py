@@ -36,8 +36,9 @@ CASES = [
     ("last_dim_strided", lambda: (t(2, 4, 64, 64).transpose(-1, -2), *good()[1:], {}), ValueError, r"q must have a contiguous last \(head_dim\) dimension \(stride 1\), got strides .*call .contiguous\(\)"),
     ("empty_kv", lambda: (t(2, 4, 64, 64), t(2, 4, 0, 64), t(2, 4, 0, 64), {}), ValueError, r"at least one key .*got an empty key sequence"),
     ("zero_heads", lambda: (t(2, 0, 64, 64), t(2, 0, 64, 64), t(2, 0, 64, 64), {}), ValueError, r"number of heads .* must be at least 1"),
-    ("nan_scale", lambda: (*good(), {"sm_scale": float("nan")}), ValueError, r"sm_scale must be a finite non-zero number, got nan"),
-    ("zero_scale", lambda: (*good(), {"sm_scale": 0.0}), ValueError, r"sm_scale must be a finite non-zero number, got 0"),
+    ("nan_scale", lambda: (*good(), {"sm_scale": float("nan")}), ValueError, r"sm_scale must be a finite positive number, got nan"),
+    ("zero_scale", lambda: (*good(), {"sm_scale": 0.0}), ValueError, r"sm_scale must be a finite positive number, got 0"),
+    ("negative_scale", lambda: (*good(), {"sm_scale": -0.125}), ValueError, r"sm_scale must be a finite positive number, got -0.125"),
     ("not_a_tensor", lambda: ([[1.0]], *good()[1:], {}), TypeError, r"q must be a torch.Tensor, got list"),
     ("nhd_heads", lambda: (t(2, 64, 6, 64), t(2, 64, 4, 64), t(2, 64, 4, 64), {"layout": "NHD"}), ValueError, r'dim 2 in layout "NHD"\), got q 6 and k/v 4'),
 ]

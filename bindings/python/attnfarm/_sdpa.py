@@ -7,6 +7,8 @@ import threading
 import warnings
 from typing import Optional, Set
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -87,6 +89,8 @@ def unsupported_reason(query, key, value, attn_mask, dropout_p, is_causal, scale
         return "is_causal with L != S (torch SDPA aligns the mask top-left, attnfarm bottom-right)"
     if query.stride(-1) != 1 or key.stride(-1) != 1 or value.stride(-1) != 1:
         return "last dimension not contiguous"
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        return f"scale={scale} (attnfarm's kernels take a finite positive scale)"
     return None
 
 

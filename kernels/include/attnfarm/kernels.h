@@ -47,7 +47,8 @@ typedef struct af_attn_params {
   int batch, heads_q, heads_kv, seq_q, seq_kv, head_dim;
   float sm_scale;      // softmax scale (usually 1/sqrt(head_dim)); finite and > 0
   int causal;          // 1: bottom-right aligned mask (query i sees key j iff
-                       //    j <= i + seq_kv - seq_q), as torch SDPA
+                       //    j <= i + seq_kv - seq_q), as FlashAttention;
+                       //    torch SDPA is_causal aligns top-left instead
   af_dtype dtype;      // of q, k, v and o alike
 } af_attn_params;
 
