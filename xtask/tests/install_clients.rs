@@ -50,7 +50,10 @@ fn fixture_wheel(plan: &Plan, id: &str, wheels: &Path) -> WrittenWheel {
     };
     let payload = vec![
         Entry::bytes("attnfarm/__init__.py", format!("VARIANT = {:?}\n", v.id)),
-        Entry::bytes("attnfarm/_build_info.py", format!("VERSION = {:?}\n", v.version)),
+        Entry::bytes(
+            "attnfarm/_build_info.py",
+            format!("VERSION = {:?}\n", v.version),
+        ),
         Entry::bytes("attnfarm/_C.abi3.so", vec![0u8; 64]),
     ];
     write_wheel(&spec, &payload, wheels, Some(1_700_000_000)).unwrap()
@@ -66,9 +69,20 @@ impl Drop for Server {
 }
 
 fn serve(dir: &Path) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new("python3")
-        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
         .arg(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -95,7 +109,15 @@ fn run(cmd: &mut Command) -> String {
 
 fn pip() -> Command {
     let mut c = Command::new("python3");
-    c.args(["-m", "pip", "--disable-pip-version-check", "--no-cache-dir", "install", "--no-deps", "--no-compile"]);
+    c.args([
+        "-m",
+        "pip",
+        "--disable-pip-version-check",
+        "--no-cache-dir",
+        "install",
+        "--no-deps",
+        "--no-compile",
+    ]);
     // Only the index we name; ignore any configured extra sources.
     c.env("PIP_CONFIG_FILE", "/dev/null");
     c.env_remove("PIP_FIND_LINKS");
@@ -107,7 +129,11 @@ fn pip() -> Command {
 fn check_installed(target: &Path, plan: &Plan, id: &str) {
     let v = plan.find(id).unwrap();
     let init = std::fs::read_to_string(target.join("attnfarm/__init__.py")).unwrap();
-    assert_eq!(init, format!("VARIANT = {:?}\n", id), "the right variant was installed");
+    assert_eq!(
+        init,
+        format!("VARIANT = {:?}\n", id),
+        "the right variant was installed"
+    );
     let record_path = target.join(v.wheel.dist_info()).join("RECORD");
     let record = std::fs::read_to_string(&record_path).unwrap();
     let rows = parse_record(&record).unwrap();
@@ -121,7 +147,10 @@ fn check_installed(target: &Path, plan: &Plan, id: &str) {
     }
     let meta = std::fs::read_to_string(target.join(v.wheel.dist_info()).join("METADATA")).unwrap();
     assert!(meta.contains(&format!("Version: {}\n", v.version)));
-    assert!(target.join(v.wheel.dist_info()).join("licenses/LICENSE").is_file());
+    assert!(target
+        .join(v.wheel.dist_info())
+        .join("licenses/LICENSE")
+        .is_file());
 }
 
 fn uv() -> PathBuf {
@@ -131,7 +160,12 @@ fn uv() -> PathBuf {
     let mut log = Vec::new();
     xtask::toolchain::cache::Cache::locate()
         .uv(&mut log)
-        .unwrap_or_else(|e| panic!("uv is found or installed by the farm: {e}\n{}", String::from_utf8_lossy(&log)))
+        .unwrap_or_else(|e| {
+            panic!(
+                "uv is found or installed by the farm: {e}\n{}",
+                String::from_utf8_lossy(&log)
+            )
+        })
 }
 
 #[test]
@@ -146,28 +180,59 @@ fn pip_and_uv_install_from_the_local_index() {
 
     // pip, by name from the variant's index.
     let t = dist.join("t-pip");
-    run(pip().args(["--index-url", &index, "--target"]).arg(&t).arg("attnfarm"));
+    run(pip()
+        .args(["--index-url", &index, "--target"])
+        .arg(&t)
+        .arg("attnfarm"));
     check_installed(&t, &plan, VARIANT);
 
     // pip with --require-hashes: the index's sha256 must match the bytes.
     let t = dist.join("t-pip-hashes");
     let req = dist.join("requirements.txt");
     let v = plan.find(VARIANT).unwrap();
-    std::fs::write(&req, format!("attnfarm=={} --hash=sha256:{}\n", v.version, w.sha256)).unwrap();
-    run(pip().args(["--require-hashes", "--index-url", &index, "--target"]).arg(&t).arg("-r").arg(&req));
+    std::fs::write(
+        &req,
+        format!("attnfarm=={} --hash=sha256:{}\n", v.version, w.sha256),
+    )
+    .unwrap();
+    run(pip()
+        .args(["--require-hashes", "--index-url", &index, "--target"])
+        .arg(&t)
+        .arg("-r")
+        .arg(&req));
     check_installed(&t, &plan, VARIANT);
 
     // A wrong hash is refused (the check is real).
     let t = dist.join("t-pip-badhash");
-    std::fs::write(&req, format!("attnfarm=={} --hash=sha256:{}\n", v.version, "0".repeat(64))).unwrap();
-    let out = pip().args(["--require-hashes", "--index-url", &index, "--target"]).arg(&t).arg("-r").arg(&req).output().unwrap();
+    std::fs::write(
+        &req,
+        format!("attnfarm=={} --hash=sha256:{}\n", v.version, "0".repeat(64)),
+    )
+    .unwrap();
+    let out = pip()
+        .args(["--require-hashes", "--index-url", &index, "--target"])
+        .arg(&t)
+        .arg("-r")
+        .arg(&req)
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "pip accepted a wrong hash");
 
     // uv, by name from the other variant's index: gets that variant.
     let t = dist.join("t-uv");
     let other_index = format!("http://127.0.0.1:{}/index/{OTHER}/simple/", server.1);
     run(Command::new(uv())
-        .args(["pip", "install", "--no-deps", "--no-cache", "--python", "python3", "--index-url", &other_index, "--target"])
+        .args([
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-cache",
+            "--python",
+            "python3",
+            "--index-url",
+            &other_index,
+            "--target",
+        ])
         .arg(&t)
         .arg("attnfarm"));
     check_installed(&t, &plan, OTHER);

@@ -1,0 +1,100 @@
+//! The CLI's contract: stdout is data, bad input exits 2 with a located
+//! message and never panics.
+
+use std::path::Path;
+use std::process::Command;
+
+fn xtask(args: &[&str]) -> (i32, String, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(&root)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn plan_prints_the_default_matrix() {
+    let (code, out, _) = xtask(&["plan"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("cu13-torch2.11-linux_x86_64"), "{out}");
+    assert!(out.contains("18 variant(s)"), "{out}");
+}
+
+#[test]
+fn plan_json_and_github_matrix_are_json() {
+    let (code, out, _) = xtask(&["plan", "--json", "--only", "cu12-*"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["variants"].as_array().unwrap().len(), 8);
+    let (code, out, _) = xtask(&["plan", "--github-matrix", "--platform", "win_amd64"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let jobs = v["include"].as_array().unwrap();
+    assert_eq!(jobs.len(), 9);
+    assert!(jobs.iter().all(|j| j["runner"] == "windows-2022"));
+}
+
+#[test]
+fn shards_cover_the_plan() {
+    let mut ids = Vec::new();
+    for i in 1..=3 {
+        let (code, out, _) = xtask(&["plan", "--json", "--shard", &format!("{i}/3")]);
+        assert_eq!(code, 0);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        ids.extend(
+            v["variants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_string()),
+        );
+    }
+    assert_eq!(ids.len(), 18);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 18);
+}
+
+#[test]
+fn bad_matrix_exits_2_with_location() {
+    let dir = std::env::temp_dir().join(format!("attnfarm-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = include_str!("../../matrix.yaml").replace("[sm_80, sm_86, sm_89, sm_90, sm_100, sm_120]\n    ptx: sm_120\n    packages:\n      linux_x86_64: &cu130", "[sm_70, sm_80]\n    ptx: sm_80\n    packages:\n      linux_x86_64: &cu130");
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, text).unwrap();
+    let (code, out, err) = xtask(&["plan", "--matrix", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("bad.yaml:"), "{err}");
+    assert!(
+        err.contains("toolkits[1].arches[0]: unknown arch `sm_70` for CUDA 13.0"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    for garbage in [
+        "",
+        "schema: [",
+        "- just\n- a list\n",
+        "schema: 1\n",
+        "\u{0}\u{1}",
+    ] {
+        std::fs::write(&bad, garbage).unwrap();
+        let (code, _, err) = xtask(&["plan", "--matrix", bad.to_str().unwrap()]);
+        assert_eq!(code, 2, "{garbage:?}: {err}");
+        assert!(!err.contains("panicked"), "{garbage:?}: {err}");
+    }
+    let (code, _, err) = xtask(&["plan", "--only", "cu99-*"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("no variant matches the filters (--only cu99-*)"),
+        "{err}"
+    );
+}
