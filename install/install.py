@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Install the attnfarm wheel that matches this Python's torch.
+
+Run it with the Python you use (the one that has torch):
+
+    python install.py            # detect, explain, run pip
+    python install.py --dry-run  # detect, explain, print the pip command
+
+It finds your torch version, the CUDA major torch was built with, the
+platform and the GPU's compute capability, picks the variant
+`cu<major>-torch<M.m>-<platform>` from the index's landing page and runs
+`python -m pip install --index-url <that variant's index> attnfarm`. Only
+attnfarm comes from that index; torch stays as it is.
+
+Standard library only; Python >= 3.9.
+"""
+
+import argparse
+import os
+import platform as _platform
+import re
+import shlex
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+PROJECT = "attnfarm"
+# Replaced with the Pages URL when the index is generated (`cargo xtask index`).
+INDEX_BASE = "__ATTNFARM_INDEX_BASE__"
+PLACEHOLDER = "__ATTNFARM_" + "INDEX_BASE__"
+
+VARIANT_RE = re.compile(r"\b(cu\d+-torch\d+\.\d+-(?:linux_x86_64|linux_aarch64|win_amd64))\b")
+
+EXIT_OK, EXIT_NO_MATCH, EXIT_USAGE = 0, 1, 2
+
+
+class Refusal(Exception):
+    """Something the user has to change; the message says what."""
+
+
+def say(msg=""):
+    print(msg, file=sys.stderr)
+
+
+# ---------------------------------------------------------------- detection
+
+
+class Env:
+    """What was found about this Python."""
+
+    def __init__(self):
+        self.torch = None  # "2.9.1+cu128"
+        self.cuda = None  # "12.8" (torch.version.cuda)
+        self.platform = None  # "linux_x86_64"
+        self.arch = None  # "9.0"
+        self.arch_source = None  # "torch" | "nvidia-smi"
+        self.notes = []
+
+
+def detect_platform(fake=None):
+    if fake:
+        return fake
+    machine = _platform.machine().lower()
+    if sys.platform.startswith("linux"):
+        if machine in ("x86_64", "amd64"):
+            return "linux_x86_64"
+        if machine in ("aarch64", "arm64"):
+            return "linux_aarch64"
+    elif sys.platform == "win32":
+        if machine in ("amd64", "x86_64"):
+            return "win_amd64"
+    return "{}_{}".format(sys.platform, machine or "unknown")
+
+
+def cuda_from_label(version):
+    """`2.9.1+cu128` -> `12.8`; None for CPU/ROCm builds."""
+    m = re.search(r"\+cu(\d+)(\d)$", version)
+    return "{}.{}".format(m.group(1), m.group(2)) if m else None
+
+
+def nvidia_smi_arch():
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    first = out.stdout.strip().splitlines()[:1]
+    return first[0].strip() if out.returncode == 0 and first else None
+
+
+def detect(args):
+    env = Env()
+    env.platform = detect_platform(args.fake_platform)
+    if args.fake_torch is not None:
+        if args.fake_torch.lower() != "none":
+            env.torch = args.fake_torch
+            env.cuda = args.fake_cuda if args.fake_cuda is not None else cuda_from_label(args.fake_torch)
+            if env.cuda and env.cuda.lower() == "none":
+                env.cuda = None
+    else:
+        try:
+            import torch  # noqa: F401  (the user's torch)
+        except ImportError:
+            pass
+        else:
+            env.torch = str(torch.__version__)
+            env.cuda = getattr(torch.version, "cuda", None)
+            try:
+                if env.cuda and torch.cuda.is_available():
+                    major, minor = torch.cuda.get_device_capability(0)
+                    env.arch, env.arch_source = "{}.{}".format(major, minor), "torch"
+            except Exception as e:  # a broken driver should not stop the install
+                env.notes.append("torch could not query the GPU ({})".format(e))
+    if args.fake_arch is not None:
+        if args.fake_arch.lower() != "none":
+            env.arch, env.arch_source = args.fake_arch.replace("sm_", "").strip(), "given"
+            if "." not in env.arch and len(env.arch) >= 2:
+                env.arch = env.arch[:-1] + "." + env.arch[-1]
+    elif env.arch is None and args.fake_torch is None:
+        arch = nvidia_smi_arch()
+        if arch:
+            env.arch, env.arch_source = arch, "nvidia-smi"
+    return env
+
+
+def variant_id(env):
+    if env.torch is None:
+        raise Refusal(
+            "torch is not installed in this Python ({}).\n"
+            "Install torch first (a CUDA build, following PyTorch's install selector), "
+            "then run this helper again with the same Python.".format(sys.executable)
+        )
+    m = re.match(r"(\d+)\.(\d+)", env.torch)
+    if not m:
+        raise Refusal("cannot read torch's version `{}`".format(env.torch))
+    if not env.cuda:
+        raise Refusal(
+            "torch {} is not a CUDA build (torch.version.cuda is None); attnfarm's kernels need "
+            "CUDA. Install a CUDA build of torch (its version ends in +cu<XY>), then run this "
+            "helper again.".format(env.torch)
+        )
+    cuda_major = env.cuda.split(".")[0]
+    return "cu{}-torch{}.{}-{}".format(cuda_major, m.group(1), m.group(2), env.platform)
+
+
+# ---------------------------------------------------------------- the index
+
+
+def fetch(url):
+    req = urllib.request.Request(url, headers={"User-Agent": "attnfarm-install"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.read().decode("utf-8", "replace")
+
+
+def landing_url(base):
+    return base if base.endswith(".html") else base.rstrip("/") + "/index.html"
+
+
+def base_of(base):
+    if base.endswith(".html"):
+        return base.rsplit("/", 1)[0] + "/"
+    return base.rstrip("/") + "/"
+
+
+def available_variants(base):
+    url = landing_url(base)
+    try:
+        page = fetch(url)
+    except (urllib.error.URLError, OSError) as e:
+        raise Refusal("cannot read the landing page {}: {}\nCheck --base (the URL the index is served from).".format(url, e))
+    ids = sorted(set(VARIANT_RE.findall(page)))
+    if not ids:
+        raise Refusal("the landing page {} lists no variants; is --base the index's root?".format(url))
+    return ids
+
+
+def explain(env, base):
+    say("attnfarm install helper")
+    say("  python    {} ({})".format(_platform.python_version(), sys.executable))
+    say("  torch     {}".format(env.torch or "not installed"))
+    say("  CUDA      {}".format(env.cuda + " (torch.version.cuda)" if env.cuda else "none"))
+    say("  platform  {}".format(env.platform))
+    if env.arch:
+        say("  GPU       compute capability {} (sm_{}, from {})".format(env.arch, env.arch.replace(".", ""), env.arch_source))
+    else:
+        say("  GPU       not found (no CUDA device visible to torch, no nvidia-smi)")
+    say("  index     {}".format(base))
+    for n in env.notes:
+        say("  note      " + n)
+
+
+def suggest(wanted, ids, env):
+    lines = ["no attnfarm wheel matches this environment (wanted `{}`).".format(wanted), "Variants on this index:"]
+    lines += ["  " + i for i in ids]
+    same = [i for i in ids if i.endswith("-" + env.platform)]
+    if not same:
+        lines.append("None is built for platform {}; attnfarm ships {}.".format(
+            env.platform, ", ".join(sorted({i.split("-", 2)[2] for i in ids}))))
+    else:
+        torches = sorted({i.split("-")[1][len("torch"):] for i in same}, key=lambda v: tuple(int(x) for x in v.split(".")))
+        lines.append(
+            "What to do: install a torch the index serves for {} (torch {}), with its CUDA build, "
+            "then run this helper again; or build attnfarm for your torch from source "
+            "(`cargo xtask build-matrix`, see docs/releasing.md).".format(env.platform, ", ".join(torches))
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--base", "--index-url", dest="base", help="URL the index is served from (its landing page's directory)")
+    p.add_argument("--dry-run", action="store_true", help="print the pip command instead of running it")
+    p.add_argument("--variant", help="install this variant id instead of the detected one")
+    p.add_argument("--fake-torch", help=argparse.SUPPRESS)  # tests: torch version, or `none`
+    p.add_argument("--fake-cuda", help=argparse.SUPPRESS)  # tests: torch.version.cuda, or `none`
+    p.add_argument("--fake-platform", help=argparse.SUPPRESS)
+    p.add_argument("--fake-arch", help=argparse.SUPPRESS)  # tests: `9.0`, `sm_90`, or `none`
+    p.add_argument("pip_args", nargs="*", help="extra arguments for pip, after `--`")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    base = args.base or os.environ.get("ATTNFARM_INDEX_BASE") or INDEX_BASE
+    if not base or base == PLACEHOLDER:
+        say("error: this copy of install.py does not know where the index is; pass --base <URL of the index>")
+        return EXIT_USAGE
+    base = base_of(base)
+    env = detect(args)
+    explain(env, base)
+    try:
+        wanted = args.variant or variant_id(env)
+        ids = available_variants(base)
+        if wanted not in ids:
+            raise Refusal(suggest(wanted, ids, env))
+        index = urllib.parse.urljoin(base, wanted + "/simple/")
+        try:
+            page = fetch(urllib.parse.urljoin(index, PROJECT + "/"))
+        except (urllib.error.URLError, OSError) as e:
+            raise Refusal("the landing page lists {} but its index {} cannot be read: {}".format(wanted, index, e))
+        if ".whl" not in page:
+            raise Refusal("the index {} holds no {} wheel".format(index, PROJECT))
+    except Refusal as e:
+        say("")
+        say("error: {}".format(e))
+        return EXIT_NO_MATCH
+    if env.arch:
+        try:
+            if float(env.arch) < 8.0:
+                say("  warning   attnfarm's kernels target compute capability 8.0 (Ampere) and newer; "
+                    "this GPU ({}) is older and may not be supported".format(env.arch))
+        except ValueError:
+            pass
+    say("  variant   {}".format(wanted))
+    cmd = [sys.executable, "-m", "pip", "install", "--index-url", index, PROJECT] + list(args.pip_args)
+    shown = " ".join(shlex.quote(c) for c in cmd)
+    if args.dry_run:
+        print(shown)
+        return EXIT_OK
+    say("running: " + shown)
+    return subprocess.call(cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Tests of install.py against a local index served by `python3 -m http.server`
+on 127.0.0.1, with fake environments (no torch, no GPU needed).
+
+Run: python3 -m unittest discover -s install -v
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HELPER = os.path.join(HERE, "install.py")
+
+VARIANTS = [
+    "cu12-torch2.9-linux_x86_64",
+    "cu12-torch2.9-win_amd64",
+    "cu13-torch2.11-linux_x86_64",
+]
+
+
+def write_index(root):
+    """The layout `cargo xtask index` writes: landing page + one PEP 503 tree per variant."""
+    rows = "".join(
+        '<tr id="{v}"><td><code>{v}</code></td><td><code>python -m pip install --index-url '
+        "https://example.invalid/{v}/simple/ attnfarm</code></td></tr>\n".format(v=v)
+        for v in VARIANTS
+    )
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write("<!DOCTYPE html><html><body><table>\n" + rows + "</table></body></html>\n")
+    for v in VARIANTS:
+        d = os.path.join(root, v, "simple", "attnfarm")
+        os.makedirs(d)
+        with open(os.path.join(root, v, "simple", "index.html"), "w") as f:
+            f.write('<a href="attnfarm/">attnfarm</a>\n')
+        with open(os.path.join(d, "index.html"), "w") as f:
+            f.write('<a href="../../../x/attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-any.whl#sha256=00">'
+                    "attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-any.whl</a>\n")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HelperTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.root = tempfile.mkdtemp(prefix="attnfarm-install-")
+        write_index(cls.root)
+        # One variant listed on the landing page but without its index.
+        with open(os.path.join(cls.root, "index.html"), "a") as f:
+            f.write('<tr id="cu13-torch2.12-linux_x86_64"></tr>\n')
+        port = free_port()
+        cls.server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", cls.root],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        cls.base = "http://127.0.0.1:{}/".format(port)
+        deadline = time.time() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.terminate()
+        cls.server.wait()
+        shutil.rmtree(cls.root)
+
+    def helper(self, *args, script=HELPER):
+        p = subprocess.run([sys.executable, script] + list(args), capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_picks_linux_variant(self):
+        rc, out, err = self.helper(
+            "--base", self.base, "--dry-run",
+            "--fake-torch", "2.9.1+cu128", "--fake-platform", "linux_x86_64", "--fake-arch", "9.0",
+        )
+        self.assertEqual(rc, 0, err)
+        self.assertIn("torch     2.9.1+cu128", err)
+        self.assertIn("CUDA      12.8", err)
+        self.assertIn("compute capability 9.0 (sm_90", err)
+        self.assertIn("variant   cu12-torch2.9-linux_x86_64", err)
+        want = "-m pip install --index-url {}cu12-torch2.9-linux_x86_64/simple/ attnfarm".format(self.base)
+        self.assertIn(want, out)
+        self.assertNotIn("--extra-index-url", out)
+
+    def test_picks_windows_and_cuda13(self):
+        rc, out, _ = self.helper("--base", self.base, "--dry-run", "--fake-torch", "2.9.0+cu126",
+                                 "--fake-platform", "win_amd64", "--fake-arch", "none")
+        self.assertEqual(rc, 0)
+        self.assertIn("cu12-torch2.9-win_amd64/simple/", out)
+        rc, out, _ = self.helper("--base", self.base + "index.html", "--dry-run", "--fake-torch", "2.11.0",
+                                 "--fake-cuda", "13.0", "--fake-platform", "linux_x86_64", "--fake-arch", "sm_120")
+        self.assertEqual(rc, 0)
+        self.assertIn("cu13-torch2.11-linux_x86_64/simple/", out)
+
+    def test_no_matching_variant_lists_what_exists(self):
+        rc, out, err = self.helper("--base", self.base, "--dry-run", "--fake-torch", "2.6.0+cu124",
+                                   "--fake-platform", "linux_x86_64", "--fake-arch", "8.0")
+        self.assertEqual(rc, 1)
+        self.assertEqual(out, "")
+        self.assertIn("wanted `cu12-torch2.6-linux_x86_64`", err)
+        for v in VARIANTS:
+            self.assertIn(v, err)
+        self.assertIn("What to do", err)
+        self.assertIn("2.9, 2.11", err)
+
+    def test_unsupported_platform(self):
+        rc, _, err = self.helper("--base", self.base, "--fake-torch", "2.9.1+cu128", "--fake-platform", "darwin_arm64",
+                                 "--fake-arch", "none")
+        self.assertEqual(rc, 1)
+        self.assertIn("None is built for platform darwin_arm64", err)
+
+    def test_no_torch(self):
+        rc, _, err = self.helper("--base", self.base, "--fake-torch", "none", "--fake-platform", "linux_x86_64",
+                                 "--fake-arch", "none")
+        self.assertEqual(rc, 1)
+        self.assertIn("torch is not installed", err)
+
+    def test_cpu_torch(self):
+        rc, _, err = self.helper("--base", self.base, "--fake-torch", "2.9.1+cpu", "--fake-platform", "linux_x86_64",
+                                 "--fake-arch", "none")
+        self.assertEqual(rc, 1)
+        self.assertIn("not a CUDA build", err)
+
+    def test_listed_variant_without_index(self):
+        rc, _, err = self.helper("--base", self.base, "--dry-run", "--fake-torch", "2.12.1+cu130",
+                                 "--fake-platform", "linux_x86_64", "--fake-arch", "none")
+        self.assertEqual(rc, 1)
+        self.assertIn("cannot be read", err)
+
+    def test_unreachable_index(self):
+        rc, _, err = self.helper("--base", "http://127.0.0.1:{}/".format(free_port()), "--fake-torch", "2.9.1+cu128",
+                                 "--fake-platform", "linux_x86_64", "--fake-arch", "none")
+        self.assertEqual(rc, 1)
+        self.assertIn("cannot read the landing page", err)
+
+    def test_base_substituted_at_index_generation(self):
+        # What the index writer does: replace the placeholder with the base URL.
+        with open(HELPER) as f:
+            text = f.read()
+        placeholder = "__ATTNFARM_" + "INDEX_BASE__"
+        self.assertEqual(text.count('INDEX_BASE = "{}"'.format(placeholder)), 1)
+        copy = os.path.join(self.root, "install.py")
+        with open(copy, "w") as f:
+            f.write(text.replace(placeholder, self.base))
+        try:
+            rc, out, err = self.helper("--dry-run", "--fake-torch", "2.9.1+cu128", "--fake-platform", "linux_x86_64",
+                                       "--fake-arch", "none", script=copy)
+        finally:
+            os.remove(copy)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("cu12-torch2.9-linux_x86_64/simple/", out)
+
+    def test_unsubstituted_copy_asks_for_base(self):
+        rc, _, err = self.helper("--fake-torch", "2.9.1+cu128")
+        self.assertEqual(rc, 2)
+        self.assertIn("pass --base", err)
+
+    def test_runs_pip(self):
+        # Without --dry-run the helper runs pip; `--dry-run` after `--` goes to pip, which then
+        # resolves against the local index without installing anything.
+        rc, out, err = self.helper("--base", self.base, "--fake-torch", "2.9.1+cu128", "--fake-platform",
+                                   "linux_x86_64", "--fake-arch", "none", "--", "--dry-run", "--no-deps",
+                                   "--disable-pip-version-check", "--quiet")
+        self.assertIn("running: ", err)
+        self.assertIn("--index-url {}cu12-torch2.9-linux_x86_64/simple/".format(self.base), err)
+
+
+if __name__ == "__main__":
+    unittest.main()
