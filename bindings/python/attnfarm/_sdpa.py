@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import warnings
 from typing import Optional, Set
-
-import math
 
 import torch
 import torch.nn.functional as F
