@@ -22,8 +22,9 @@ echo "report rc=$?"; tail -n 12 "$out/$label-report.txt"
 (cd "$repo/bindings/tests" && timeout 400 python3 -m pytest -q -rfEs -p no:cacheprovider --tb=short "$@") > "$out/$label-pytest.txt" 2>&1
 echo "pytest rc=$?"; grep -E "^(FAILED|ERROR)|[0-9]+ (passed|failed|skipped)" "$out/$label-pytest.txt" | cut -c1-300 | tail -n 25
 case $bench in
-  quick) timeout 200 python3 "$repo/bindings/bench/bench.py" --quick --json "$out/$label-bench.json" > "$out/$label-bench.txt" 2>&1 ;;
-  full) timeout 420 python3 "$repo/bindings/bench/bench.py" --json "$out/$label-bench.json" > "$out/$label-bench.txt" 2>&1 ;;
-  none) true ;;
+  quick) args=(--quick) ;;
+  full) args=() ;;
+  *) exit 0 ;;
 esac
-[ "$bench" = none ] || { echo "bench rc=$?"; cut -c1-200 "$out/$label-bench.txt" | tail -n 70; }
+timeout 420 python3 "$repo/bindings/bench/bench.py" "${args[@]}" --json "$out/$label-bench.json" > "$out/$label-bench.txt" 2>&1
+echo "bench rc=$?"; cut -c1-200 "$out/$label-bench.txt" | tail -n 70
