@@ -6,10 +6,12 @@
 //! `matrix` (given text), `plan`, `wheel::filename`, `wheel::metadata`,
 //! `index::render`.
 
+pub mod ci;
 pub mod cmd;
 pub mod matrix;
 pub mod plan;
 pub mod platform;
 pub mod progress;
+pub mod publish;
 pub mod versions;
 pub mod wheel;

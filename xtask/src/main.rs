@@ -16,6 +16,10 @@ struct Cli {
 enum Command {
     /// Expand matrix.yaml into the plan: every variant, wheel name, toolkit, torch.
     Plan(cmd::plan::PlanCmd),
+    /// Upload dist/ to the GitHub Release (draft, verify digests, publish); safe to re-run.
+    Publish(cmd::publish::PublishCmd),
+    /// Write .github/workflows/ from the plan; `--check` fails if they are stale.
+    Ci(cmd::ci::CiCmd),
 }
 
 /// Exit code for bad input (a malformed matrix, bad flags): 2, like clap.
@@ -25,6 +29,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan(c) => c.run(),
+        Command::Publish(c) => c.run(),
+        Command::Ci(c) => c.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

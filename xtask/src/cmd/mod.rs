@@ -1,6 +1,8 @@
 //! One module per CLI command: `impl Cmd { fn run(self, ctx) }`.
 
+pub mod ci;
 pub mod plan;
+pub mod publish;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,722 @@
+//! Publishing `dist/` as a GitHub Release: find the release by tag (drafts
+//! included) or create it as a draft, delete leftovers of failed uploads,
+//! upload what is missing one file at a time, verify every digest GitHub
+//! reports, then publish the draft.
+//!
+//! Every step reads GitHub's state before changing it, so a run interrupted
+//! anywhere converges on a re-run: nothing is uploaded twice, nothing that
+//! is not ours is touched. Nothing leaves unverified: every wheel is
+//! re-inspected (RECORD, name) and must agree with `SHA256SUMS` before the
+//! first request that changes anything.
+//!
+//! The HTTP side is [`api::ReleaseApi`]; the waits are [`retry::Clock`]'s.
+
+pub mod api;
+pub mod retry;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::progress::Progress;
+use crate::wheel::inspect::inspect_wheel;
+use crate::wheel::sha256_file;
+use api::{ApiError, AssetInfo, ReleaseApi, ReleaseInfo};
+use retry::{Clock, RetryPolicy, Verdict};
+
+/// GitHub refuses assets of 2 GiB or more.
+pub const MAX_ASSET_BYTES: u64 = 2 << 30;
+/// GitHub allows at most this many assets per release.
+pub const MAX_ASSETS: usize = 1000;
+
+#[derive(Debug, Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("{} holds no wheels: run `cargo xtask build-matrix` first", dir.display())]
+    NoWheels { dir: PathBuf },
+    #[error("{} is missing: run `cargo xtask index` to write it (it lists the digests users verify)", path.display())]
+    NoSums { path: PathBuf },
+    #[error("refusing to publish {dist}; nothing was uploaded:\n  {}", problems.join("\n  "))]
+    Refused { dist: String, problems: Vec<String> },
+    #[error("release {tag} already has assets that differ from ours (pass --replace to overwrite them):\n  {}", .mismatches.join("\n  "))]
+    Mismatch {
+        tag: String,
+        mismatches: Vec<String>,
+    },
+    #[error("{what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: ApiError,
+    },
+    #[error("uploaded `{sent}` but GitHub named it `{got}`; delete that asset in the release page and report this (names must be percent-encoded)")]
+    Renamed { sent: String, got: String },
+    #[error("after upload, `{name}` reports {theirs} but we sent sha256:{ours}; re-run to replace the broken asset (it will be reported as differing: pass --replace)")]
+    Corrupted {
+        name: String,
+        ours: String,
+        theirs: String,
+    },
+    #[error("release {tag} is not as expected after publishing:\n  {}", problems.join("\n  "))]
+    Verify { tag: String, problems: Vec<String> },
+}
+
+/// One file to publish. Ex) `attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-win_amd64.whl`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalAsset {
+    pub name: String,
+    pub path: PathBuf,
+    /// Lower-case hex.
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// What a run does (or, with `--dry-run`, would do), in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    CreateDraft {
+        tag: String,
+    },
+    DeleteLeftover {
+        name: String,
+        id: u64,
+        state: String,
+        size: u64,
+    },
+    Skip {
+        name: String,
+        sha256: String,
+    },
+    Replace {
+        name: String,
+        theirs: String,
+        ours: String,
+    },
+    Upload {
+        name: String,
+        size: u64,
+        sha256: String,
+    },
+    Publish {
+        tag: String,
+    },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::CreateDraft { tag } => write!(f, "create draft release {tag}"),
+            Action::DeleteLeftover {
+                name,
+                id,
+                state,
+                size,
+            } => write!(
+                f,
+                "delete leftover asset {name} (id {id}, state {state}, {size} bytes)"
+            ),
+            Action::Skip { name, sha256 } => {
+                write!(f, "keep {name} (sha256:{sha256} already there)")
+            }
+            Action::Replace { name, theirs, ours } => {
+                write!(f, "replace {name} ({theirs} -> sha256:{ours})")
+            }
+            Action::Upload { name, size, sha256 } => {
+                write!(f, "upload {name} ({size} bytes, sha256:{sha256})")
+            }
+            Action::Publish { tag } => write!(f, "publish release {tag} (draft -> false)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub tag: String,
+    /// The release title.
+    pub title: String,
+    pub dist: PathBuf,
+    /// Commit a tag that does not exist yet is created at. Ex) `$GITHUB_SHA`
+    pub target: Option<String>,
+    pub dry_run: bool,
+    pub replace: bool,
+    pub retry: RetryPolicy,
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct Report {
+    pub actions: Vec<Action>,
+    /// The release's page, once it exists.
+    pub html_url: Option<String>,
+}
+
+/// The assets of `dist/`: every wheel in `wheels/` (re-inspected), every
+/// file `SHA256SUMS` lists (the wheels and the `.metadata` files the index
+/// references), and `SHA256SUMS` itself, sorted by name. Every problem is
+/// collected and reported together.
+pub fn collect_local(dist: &Path) -> Result<Vec<LocalAsset>, PublishError> {
+    let wheels_dir = dist.join("wheels");
+    let sums_path = dist.join("SHA256SUMS");
+    let mut wheels: Vec<String> = if wheels_dir.is_dir() {
+        fs_err::read_dir(&wheels_dir)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".whl") && !n.starts_with('.'))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    wheels.sort();
+    if wheels.is_empty() {
+        return Err(PublishError::NoWheels { dir: wheels_dir });
+    }
+    if !sums_path.is_file() {
+        return Err(PublishError::NoSums { path: sums_path });
+    }
+    let sums_text = fs_err::read_to_string(&sums_path)?;
+    let mut problems = Vec::new();
+    let mut listed = BTreeMap::new();
+    for (i, line) in sums_text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match line.split_once("  ") {
+            Some((hex, file)) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                listed.insert(file.to_string(), hex.to_ascii_lowercase());
+            }
+            _ => problems.push(format!(
+                "{}:{}: `{line}` is not `<sha256>  <file>`; run `cargo xtask index` again",
+                sums_path.display(),
+                i + 1
+            )),
+        }
+    }
+    for w in &wheels {
+        if let Err(e) = inspect_wheel(&wheels_dir.join(w)) {
+            problems.push(format!("{e}; rebuild it with `cargo xtask build-matrix`"));
+        }
+        if !listed.contains_key(w) {
+            problems.push(format!(
+                "{w} is in {} but not in SHA256SUMS; run `cargo xtask index` again",
+                wheels_dir.display()
+            ));
+        }
+    }
+    for referenced in index_metadata_refs(&dist.join("index"))? {
+        if !listed.contains_key(&referenced) {
+            problems.push(format!(
+                "the index references {referenced}, which SHA256SUMS does not list; run `cargo xtask index` again"
+            ));
+        }
+    }
+    let mut assets = Vec::new();
+    for (name, want) in &listed {
+        if name.contains('/') || name.contains('\\') || name.starts_with('.') {
+            problems.push(format!(
+                "SHA256SUMS lists `{name}`, which is not a plain file name"
+            ));
+            continue;
+        }
+        let path = wheels_dir.join(name);
+        if !path.is_file() {
+            problems.push(format!(
+                "SHA256SUMS lists {name}, which is not in {}; run `cargo xtask index` again",
+                wheels_dir.display()
+            ));
+            continue;
+        }
+        let size = fs_err::metadata(&path)?.len();
+        if size >= MAX_ASSET_BYTES {
+            problems.push(format!(
+                "{name} is {size} bytes; GitHub release assets must be smaller than 2 GiB"
+            ));
+            continue;
+        }
+        let (sha256, size) = sha256_file(&path)?;
+        if &sha256 != want {
+            problems.push(format!(
+                "{name}: sha256 {sha256} on disk, {want} in SHA256SUMS; run `cargo xtask index` again"
+            ));
+        }
+        assets.push(LocalAsset {
+            name: name.clone(),
+            path,
+            sha256,
+            size,
+        });
+    }
+    let (sha256, size) = sha256_file(&sums_path)?;
+    assets.push(LocalAsset {
+        name: "SHA256SUMS".into(),
+        path: sums_path,
+        sha256,
+        size,
+    });
+    if !problems.is_empty() {
+        problems.sort();
+        problems.dedup();
+        return Err(PublishError::Refused {
+            dist: dist.display().to_string(),
+            problems,
+        });
+    }
+    assets.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(assets)
+}
+
+/// `<file>.metadata` names the index's project pages point at
+/// (`data-core-metadata` on the link to `<file>`).
+fn index_metadata_refs(index: &Path) -> Result<BTreeSet<String>, PublishError> {
+    let mut out = BTreeSet::new();
+    if !index.is_dir() {
+        return Ok(out);
+    }
+    for variant in fs_err::read_dir(index)? {
+        let simple = variant?.path().join("simple");
+        if !simple.is_dir() {
+            continue;
+        }
+        for project in fs_err::read_dir(&simple)? {
+            let page = project?.path().join("index.html");
+            if !page.is_file() {
+                continue;
+            }
+            for line in fs_err::read_to_string(&page)?.lines() {
+                if !line.contains("data-core-metadata=") {
+                    continue;
+                }
+                if let Some(text) = line
+                    .rsplit_once("</a>")
+                    .and_then(|(before, _)| before.rsplit_once('>'))
+                    .map(|(_, t)| t)
+                {
+                    out.insert(format!("{}.metadata", unescape_html(text)));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn unescape_html(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Runs `f` until it succeeds or the policy gives up, sleeping on `clock`.
+async fn with_retry<T, F, Fut>(
+    clock: &impl Clock,
+    policy: &RetryPolicy,
+    progress: &dyn Progress,
+    what: &str,
+    mut f: F,
+) -> Result<T, PublishError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) => match policy.verdict(&e, attempt, clock.now_unix()) {
+                Verdict::Fatal => {
+                    return Err(PublishError::Api {
+                        what: format!("{what} (attempt {attempt})"),
+                        source: e,
+                    })
+                }
+                Verdict::After(d, why) => {
+                    progress.note(&format!(
+                        "{what}: {e}; {why}: retrying in {}s (attempt {}/{})",
+                        d.as_secs(),
+                        attempt + 1,
+                        policy.attempts
+                    ));
+                    clock.sleep(d).await;
+                    attempt += 1;
+                }
+            },
+        }
+    }
+}
+
+/// The release for `tag`, drafts included (listing, not get-by-tag).
+async fn find_release(
+    api: &impl ReleaseApi,
+    clock: &impl Clock,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Option<ReleaseInfo>, PublishError> {
+    let mut next: Option<String> = None;
+    loop {
+        let page = with_retry(clock, &opts.retry, progress, "list releases", || {
+            api.list_releases(next.as_deref())
+        })
+        .await?;
+        if let Some(r) = page.items.into_iter().find(|r| r.tag_name == opts.tag) {
+            return Ok(Some(r));
+        }
+        match page.next {
+            Some(n) => next = Some(n),
+            None => return Ok(None),
+        }
+    }
+}
+
+async fn list_assets(
+    api: &impl ReleaseApi,
+    clock: &impl Clock,
+    opts: &Options,
+    progress: &dyn Progress,
+    release_id: u64,
+) -> Result<Vec<AssetInfo>, PublishError> {
+    let mut out = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = with_retry(clock, &opts.retry, progress, "list assets", || {
+            api.list_assets(release_id, next.as_deref())
+        })
+        .await?;
+        out.extend(page.items);
+        match page.next {
+            Some(n) => next = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
+
+fn digest_text(a: &AssetInfo) -> String {
+    a.digest.clone().unwrap_or_else(|| "no digest".into())
+}
+
+/// Publishes `opts.dist` to the release `opts.tag`. With `dry_run`, only
+/// reads and returns the actions a real run would take.
+pub async fn publish(
+    api: &impl ReleaseApi,
+    clock: &impl Clock,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Report, PublishError> {
+    let local = collect_local(&opts.dist)?;
+    let release = find_release(api, clock, opts, progress).await?;
+    let remote = match &release {
+        Some(r) => list_assets(api, clock, opts, progress, r.id).await?,
+        None => Vec::new(),
+    };
+
+    let mut actions = Vec::new();
+    if release.is_none() {
+        actions.push(Action::CreateDraft {
+            tag: opts.tag.clone(),
+        });
+    }
+    let (leftovers, good): (Vec<&AssetInfo>, Vec<&AssetInfo>) =
+        remote.iter().partition(|a| a.is_leftover());
+    for a in &leftovers {
+        actions.push(Action::DeleteLeftover {
+            name: a.name.clone(),
+            id: a.id,
+            state: a.state.clone(),
+            size: a.size,
+        });
+    }
+    let names: BTreeSet<&str> = local
+        .iter()
+        .map(|a| a.name.as_str())
+        .chain(good.iter().map(|a| a.name.as_str()))
+        .collect();
+    if names.len() > MAX_ASSETS {
+        return Err(PublishError::Refused {
+            dist: opts.dist.display().to_string(),
+            problems: vec![format!(
+                "release {} would hold {} assets ({} ours, {} others already there); GitHub allows {MAX_ASSETS}: split the matrix across releases",
+                opts.tag,
+                names.len(),
+                local.len(),
+                names.len() - local.len()
+            )],
+        });
+    }
+    let mut mismatches = Vec::new();
+    for a in &local {
+        match good.iter().find(|r| r.name == a.name) {
+            Some(r) if r.sha256() == Some(a.sha256.as_str()) => actions.push(Action::Skip {
+                name: a.name.clone(),
+                sha256: a.sha256.clone(),
+            }),
+            Some(r) if opts.replace => actions.push(Action::Replace {
+                name: a.name.clone(),
+                theirs: digest_text(r),
+                ours: a.sha256.clone(),
+            }),
+            Some(r) => mismatches.push(format!(
+                "{}: GitHub has {}, ours is sha256:{}",
+                a.name,
+                digest_text(r),
+                a.sha256
+            )),
+            None => actions.push(Action::Upload {
+                name: a.name.clone(),
+                size: a.size,
+                sha256: a.sha256.clone(),
+            }),
+        }
+    }
+    if !mismatches.is_empty() {
+        return Err(PublishError::Mismatch {
+            tag: opts.tag.clone(),
+            mismatches,
+        });
+    }
+    let others: Vec<&str> = good
+        .iter()
+        .filter(|r| !local.iter().any(|a| a.name == r.name))
+        .map(|r| r.name.as_str())
+        .collect();
+    if !others.is_empty() {
+        progress.note(&format!(
+            "release {} also holds assets we do not publish (left alone): {}",
+            opts.tag,
+            others.join(", ")
+        ));
+    }
+    if release.as_ref().is_none_or(|r| r.draft) {
+        actions.push(Action::Publish {
+            tag: opts.tag.clone(),
+        });
+    }
+    if opts.dry_run {
+        return Ok(Report {
+            actions,
+            html_url: release.map(|r| r.html_url),
+        });
+    }
+
+    let mut release = match release {
+        Some(r) => r,
+        None => create_draft(api, clock, opts, progress).await?,
+    };
+    for action in &actions {
+        progress.step(&opts.tag, &action.to_string());
+        match action {
+            Action::CreateDraft { .. } | Action::Skip { .. } | Action::Publish { .. } => {}
+            Action::DeleteLeftover { id, .. } => {
+                delete_asset(api, clock, opts, progress, *id).await?;
+            }
+            Action::Replace { name, .. } => {
+                let asset = local.iter().find(|a| &a.name == name).expect("ours");
+                if let Some(r) = good.iter().find(|r| &r.name == name) {
+                    delete_asset(api, clock, opts, progress, r.id).await?;
+                }
+                upload(api, clock, opts, progress, &release, asset).await?;
+            }
+            Action::Upload { name, .. } => {
+                let asset = local.iter().find(|a| &a.name == name).expect("ours");
+                upload(api, clock, opts, progress, &release, asset).await?;
+            }
+        }
+    }
+    if release.draft {
+        progress.step(&opts.tag, "publish");
+        let id = release.id;
+        release = with_retry(clock, &opts.retry, progress, "publish release", || {
+            api.publish_release(id)
+        })
+        .await?;
+    }
+    verify(api, clock, opts, progress, &release, &local).await?;
+    progress.done(&opts.tag, true);
+    Ok(Report {
+        actions,
+        html_url: Some(release.html_url),
+    })
+}
+
+async fn create_draft(
+    api: &impl ReleaseApi,
+    clock: &impl Clock,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<ReleaseInfo, PublishError> {
+    progress.step(&opts.tag, "create draft release");
+    let created = with_retry(clock, &opts.retry, progress, "create draft release", || {
+        api.create_draft(&opts.tag, &opts.title, opts.target.as_deref())
+    })
+    .await;
+    match created {
+        Ok(r) => Ok(r),
+        // A retried create may have succeeded the first time: look again.
+        Err(PublishError::Api { source, .. }) if source.status() == Some(422) => {
+            find_release(api, clock, opts, progress)
+                .await?
+                .ok_or(PublishError::Api {
+                    what: format!("create draft release {}", opts.tag),
+                    source,
+                })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn delete_asset(
+    api: &impl ReleaseApi,
+    clock: &impl Clock,
+    opts: &Options,
+    progress: &dyn Progress,
+    id: u64,
+) -> Result<(), PublishError> {
+    let r = with_retry(clock, &opts.retry, progress, "delete asset", || {
+        api.delete_asset(id)
+    })
+    .await;
+    match r {
+        // Already gone (e.g. a retried delete that had succeeded).
+        Err(PublishError::Api { source, .. }) if source.status() == Some(404) => Ok(()),
+        r => r,
+    }
+}
+
+/// Uploads one asset. After a failed attempt it looks at the release before
+/// retrying: a complete asset with our digest means the upload went through
+/// (the answer was lost); a leftover is deleted first.
+async fn upload(
+    api: &impl ReleaseApi,
+    clock: &impl Clock,
+    opts: &Options,
+    progress: &dyn Progress,
+    release: &ReleaseInfo,
+    asset: &LocalAsset,
+) -> Result<(), PublishError> {
+    let what = format!("upload {}", asset.name);
+    let mut attempt = 1;
+    loop {
+        let err = match api
+            .upload_asset(release, &asset.name, &asset.path, asset.size)
+            .await
+        {
+            Ok(got) => return check_uploaded(asset, &got),
+            Err(e) => e,
+        };
+        let already = matches!(
+            err,
+            ApiError::Status {
+                already_exists: true,
+                ..
+            }
+        );
+        if !already {
+            match opts.retry.verdict(&err, attempt, clock.now_unix()) {
+                Verdict::Fatal => {
+                    return Err(PublishError::Api {
+                        what: format!("{what} (attempt {attempt})"),
+                        source: err,
+                    })
+                }
+                Verdict::After(d, why) => {
+                    progress.note(&format!(
+                        "{what}: {err}; {why}: retrying in {}s (attempt {}/{})",
+                        d.as_secs(),
+                        attempt + 1,
+                        opts.retry.attempts
+                    ));
+                    clock.sleep(d).await;
+                }
+            }
+        } else if attempt >= opts.retry.attempts {
+            return Err(PublishError::Api { what, source: err });
+        }
+        attempt += 1;
+        // What did the failed attempt leave?
+        let remote = list_assets(api, clock, opts, progress, release.id).await?;
+        for r in remote.iter().filter(|r| r.name == asset.name) {
+            if r.is_leftover() {
+                progress.note(&format!(
+                    "{what}: deleting the leftover of the failed attempt (id {}, state {})",
+                    r.id, r.state
+                ));
+                delete_asset(api, clock, opts, progress, r.id).await?;
+            } else if r.sha256() == Some(asset.sha256.as_str()) {
+                progress.note(&format!("{what}: already complete on GitHub"));
+                return Ok(());
+            } else {
+                return Err(PublishError::Mismatch {
+                    tag: opts.tag.clone(),
+                    mismatches: vec![format!(
+                        "{}: GitHub has {}, ours is sha256:{} (appeared during this run)",
+                        asset.name,
+                        digest_text(r),
+                        asset.sha256
+                    )],
+                });
+            }
+        }
+    }
+}
+
+fn check_uploaded(asset: &LocalAsset, got: &AssetInfo) -> Result<(), PublishError> {
+    if got.name != asset.name {
+        return Err(PublishError::Renamed {
+            sent: asset.name.clone(),
+            got: got.name.clone(),
+        });
+    }
+    if let Some(theirs) = got.sha256() {
+        if theirs != asset.sha256 || got.size != asset.size {
+            return Err(PublishError::Corrupted {
+                name: asset.name.clone(),
+                ours: asset.sha256.clone(),
+                theirs: format!("{} ({} bytes)", digest_text(got), got.size),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every asset of ours present exactly once, complete, with our digest.
+async fn verify(
+    api: &impl ReleaseApi,
+    clock: &impl Clock,
+    opts: &Options,
+    progress: &dyn Progress,
+    release: &ReleaseInfo,
+    local: &[LocalAsset],
+) -> Result<(), PublishError> {
+    let remote = list_assets(api, clock, opts, progress, release.id).await?;
+    let mut problems = Vec::new();
+    if release.draft {
+        problems.push("the release is still a draft".to_string());
+    }
+    for a in local {
+        let found: Vec<&AssetInfo> = remote.iter().filter(|r| r.name == a.name).collect();
+        match found.as_slice() {
+            [] => problems.push(format!("{} is missing", a.name)),
+            [r] if r.is_leftover() => problems.push(format!(
+                "{} is incomplete (state {}, {} bytes)",
+                a.name, r.state, r.size
+            )),
+            [r] if r.sha256() == Some(a.sha256.as_str()) => {}
+            [r] => problems.push(format!(
+                "{}: GitHub has {}, ours is sha256:{}",
+                a.name,
+                digest_text(r),
+                a.sha256
+            )),
+            more => problems.push(format!("{} is present {} times", a.name, more.len())),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(PublishError::Verify {
+            tag: opts.tag.clone(),
+            problems,
+        })
+    }
+}

@@ -1,0 +1,624 @@
+//! `publish` against the in-process fake GitHub (loopback only), with
+//! injected faults. Waits run on a virtual clock; the only real waiting is
+//! the client timeout of the stall test (a fraction of a second).
+
+mod support;
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::fake_github::{FakeGithub, Fault, Route};
+use xtask::progress::Silent;
+use xtask::publish::api::{
+    ApiError, AssetInfo, Endpoints, GithubApi, Page, ReleaseApi, ReleaseInfo, Token,
+};
+use xtask::publish::retry::{Clock, RetryPolicy};
+use xtask::publish::{collect_local, publish, Action, Options, PublishError, Report};
+use xtask::wheel::filename::WheelFilename;
+use xtask::wheel::inspect::inspect_wheel;
+use xtask::wheel::metadata::CoreMetadata;
+use xtask::wheel::{sha256_file, write_wheel, Entry, WheelSpec};
+
+const TOKEN: &str = "ghs_test_token_0123456789";
+const TAG: &str = "v2026.1.0";
+const NOW: u64 = 1_800_000_000;
+
+/// Time that passes only when slept.
+struct VirtualClock {
+    now: Cell<u64>,
+    slept: RefCell<Vec<Duration>>,
+}
+
+impl VirtualClock {
+    fn new() -> VirtualClock {
+        VirtualClock {
+            now: Cell::new(NOW),
+            slept: RefCell::new(vec![]),
+        }
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now_unix(&self) -> u64 {
+        self.now.get()
+    }
+    async fn sleep(&self, d: Duration) {
+        self.slept.borrow_mut().push(d);
+        self.now.set(self.now.get() + d.as_secs());
+    }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("attnfarm-publish-{name}-{}", std::process::id()));
+    let _ = fs_err::remove_dir_all(&d);
+    fs_err::create_dir_all(&d).unwrap();
+    d
+}
+
+fn wheel_spec(local: &str, platform: &str, requires: &str) -> WheelSpec {
+    let version = format!("2026.1.0+{local}");
+    let filename = WheelFilename::abi3("attnfarm", &version, "cp39", platform.parse().unwrap());
+    WheelSpec {
+        metadata: CoreMetadata {
+            name: "attnfarm".into(),
+            version,
+            summary: "test".into(),
+            license_expression: "Apache-2.0".into(),
+            license_files: vec!["LICENSE".into()],
+            requires_dist: vec![requires.into()],
+            requires_python: ">=3.10".into(),
+            project_urls: Default::default(),
+            description: None,
+        },
+        filename,
+        generator: "attnfarm-xtask test".into(),
+        licenses: vec![Entry::bytes("LICENSE", "license text\n")],
+    }
+}
+
+/// A `dist/` as `build-matrix` + `index` leave it: real wheels, their
+/// `.metadata` files, an index page that references them, `SHA256SUMS`.
+fn make_dist(name: &str) -> PathBuf {
+    let dist = tmp(name).join("dist");
+    let wheels = dist.join("wheels");
+    let specs = [
+        wheel_spec("cu128torch2.9", "manylinux_2_28_x86_64", "torch>=2.9,<2.10"),
+        wheel_spec("cu128torch2.9", "win_amd64", "torch>=2.9,<2.10"),
+        wheel_spec(
+            "cu130torch2.11",
+            "manylinux_2_28_x86_64",
+            "torch>=2.11,<2.12",
+        ),
+    ];
+    let mut sums = BTreeMap::new();
+    let mut page = String::from("<!DOCTYPE html>\n<html>\n<body>\n");
+    for (i, spec) in specs.iter().enumerate() {
+        let payload = vec![
+            Entry::bytes("attnfarm/__init__.py", format!("VARIANT = {i}\n")),
+            Entry::bytes("attnfarm/_C.abi3.so", vec![0x7f, b'E', b'L', b'F', i as u8]),
+        ];
+        let w = write_wheel(spec, &payload, &wheels, Some(1_700_000_000)).unwrap();
+        let file = w.path.file_name().unwrap().to_string_lossy().into_owned();
+        let meta = inspect_wheel(&w.path).unwrap().metadata;
+        let meta_name = format!("{file}.metadata");
+        fs_err::write(wheels.join(&meta_name), &meta).unwrap();
+        let (meta_sha, _) = sha256_file(&wheels.join(&meta_name)).unwrap();
+        page.push_str(&format!(
+            "<a href=\"x#sha256={}\" data-core-metadata=\"sha256={meta_sha}\">{file}</a><br>\n",
+            w.sha256
+        ));
+        sums.insert(file, w.sha256);
+        sums.insert(meta_name, meta_sha);
+    }
+    let simple = dist.join("index/cu12-torch2.9-linux_x86_64/simple/attnfarm");
+    fs_err::create_dir_all(&simple).unwrap();
+    fs_err::write(simple.join("index.html"), page).unwrap();
+    let text: String = sums.iter().map(|(f, h)| format!("{h}  {f}\n")).collect();
+    fs_err::write(dist.join("SHA256SUMS"), text).unwrap();
+    dist
+}
+
+fn api(fake: &FakeGithub, token: &str) -> GithubApi {
+    GithubApi::new(
+        "attnfarm",
+        "attnfarm",
+        Some(Token::new(token)),
+        Endpoints {
+            api: fake.url(),
+            uploads: None,
+        },
+        Duration::from_millis(400),
+    )
+    .unwrap()
+}
+
+fn opts(dist: &Path) -> Options {
+    Options {
+        tag: TAG.into(),
+        title: "attnfarm 2026.1.0".into(),
+        dist: dist.to_path_buf(),
+        target: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        dry_run: false,
+        replace: false,
+        retry: RetryPolicy::default(),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Publishes through the real client, built inside the runtime that drives it.
+fn run_as(
+    fake: &FakeGithub,
+    token: &str,
+    clock: &VirtualClock,
+    o: &Options,
+) -> Result<Report, PublishError> {
+    let rt = runtime();
+    let _guard = rt.enter();
+    let api = api(fake, token);
+    rt.block_on(publish(&api, clock, o, &Silent))
+}
+
+fn run(fake: &FakeGithub, clock: &VirtualClock, o: &Options) -> Result<Report, PublishError> {
+    run_as(fake, TOKEN, clock, o)
+}
+
+/// A fake with unrelated history: 120 older releases (so ours is not on
+/// the first page of a 100-per-page listing), and asset pages of 2.
+fn fake_with_history() -> FakeGithub {
+    let fake = FakeGithub::start("attnfarm", "attnfarm", TOKEN);
+    let mut st = fake.state.lock().unwrap();
+    st.max_per_page = 2;
+    for i in 0..120 {
+        let id = st.add_release(&format!("v2025.{i}.0"), false);
+        if i == 0 {
+            st.add_asset(id, "old.whl", b"old bytes", "uploaded");
+        }
+    }
+    drop(st);
+    fake
+}
+
+/// Every local asset exactly once, complete, with our digest; the release
+/// published; nothing outside it changed.
+fn assert_converged(fake: &FakeGithub, dist: &Path, extra_in_release: &[&str]) {
+    let local = collect_local(dist).unwrap();
+    let st = fake.state.lock().unwrap();
+    let rel = st.release(TAG).expect("release exists");
+    assert!(!rel.draft, "release still a draft");
+    assert_eq!(st.releases.iter().filter(|r| r.tag_name == TAG).count(), 1);
+    let assets = st.assets_of(rel.id);
+    let mut names: Vec<&str> = assets.iter().map(|a| a.name.as_str()).collect();
+    names.sort();
+    let mut want: Vec<&str> = local
+        .iter()
+        .map(|a| a.name.as_str())
+        .chain(extra_in_release.iter().copied())
+        .collect();
+    want.sort();
+    assert_eq!(names, want);
+    for a in &local {
+        let r = assets.iter().find(|r| r.name == a.name).unwrap();
+        assert_eq!(r.state, "uploaded");
+        assert_eq!(
+            r.digest(),
+            Some(format!("sha256:{}", a.sha256)),
+            "{}",
+            a.name
+        );
+    }
+    assert!(local.iter().any(|a| a.name.contains('+')), "names keep `+`");
+    // The unrelated history is untouched.
+    assert_eq!(st.releases.len(), 121);
+    assert!(st
+        .releases
+        .iter()
+        .filter(|r| r.tag_name != TAG)
+        .all(|r| !r.draft));
+    let old = st.release("v2025.0.0").unwrap().id;
+    assert_eq!(st.assets_of(old).len(), 1);
+}
+
+fn uploads(fake: &FakeGithub) -> usize {
+    fake.state
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .filter(|l| l.starts_with("POST") && l.contains("/assets?name="))
+        .count()
+}
+
+#[test]
+fn fresh_release_then_noop_rerun() {
+    let fake = fake_with_history();
+    let dist = make_dist("fresh");
+    let clock = VirtualClock::new();
+    let report = run(&fake, &clock, &opts(&dist)).unwrap();
+    assert_eq!(report.actions[0], Action::CreateDraft { tag: TAG.into() });
+    assert_eq!(
+        report.actions.last(),
+        Some(&Action::Publish { tag: TAG.into() })
+    );
+    assert_converged(&fake, &dist, &[]);
+    assert_eq!(uploads(&fake), 7);
+    // Names went out percent-encoded.
+    assert!(fake
+        .state
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .any(|l| l.contains("name=attnfarm-2026.1.0%2Bcu128torch2.9")));
+    assert!(clock.slept.borrow().is_empty());
+
+    // A second run changes nothing.
+    let before = fake.state.lock().unwrap().log.len();
+    let report = run(&fake, &clock, &opts(&dist)).unwrap();
+    assert!(report
+        .actions
+        .iter()
+        .all(|a| matches!(a, Action::Skip { .. })));
+    let st = fake.state.lock().unwrap();
+    assert!(
+        st.log[before..].iter().all(|l| l.starts_with("GET")),
+        "{:?}",
+        &st.log[before..]
+    );
+}
+
+#[test]
+fn finds_draft_invisible_to_get_by_tag_and_cleans_leftovers() {
+    let fake = fake_with_history();
+    let dist = make_dist("draft");
+    let local = collect_local(&dist).unwrap();
+    {
+        let mut st = fake.state.lock().unwrap();
+        let id = st.add_release(TAG, true);
+        let first = &local[0];
+        st.add_asset(
+            id,
+            &first.name,
+            &fs_err::read(&first.path).unwrap(),
+            "uploaded",
+        );
+        st.add_asset(id, &local[1].name, b"", "starter");
+        st.add_asset(id, "notes.txt", b"release notes", "uploaded");
+    }
+    let clock = VirtualClock::new();
+    let report = run(&fake, &clock, &opts(&dist)).unwrap();
+    assert!(report
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::DeleteLeftover { state, .. } if state == "starter")));
+    assert!(!report
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::CreateDraft { .. })));
+    assert_eq!(uploads(&fake), local.len() - 1);
+    assert_converged(&fake, &dist, &["notes.txt"]);
+}
+
+#[test]
+fn get_by_tag_does_not_see_drafts() {
+    // The fake's own fidelity: the endpoint publish must not rely on.
+    let fake = FakeGithub::start("attnfarm", "attnfarm", TOKEN);
+    fake.state.lock().unwrap().add_release(TAG, true);
+    let rt = runtime();
+    let _guard = rt.enter();
+    let api = api(&fake, TOKEN);
+    let found = rt.block_on(api.list_releases(None)).unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert!(found.items[0].draft);
+    let mut s = std::net::TcpStream::connect(fake.addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "GET /repos/attnfarm/attnfarm/releases/tags/{TAG} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+}
+
+/// A first run hit by `fault`, then a re-run: every asset exactly once with
+/// the right digest, nothing else touched.
+fn fault_then_rerun(
+    name: &str,
+    route: Route,
+    fault: Fault,
+) -> (Result<Report, PublishError>, Vec<Duration>) {
+    let fake = fake_with_history();
+    let dist = make_dist(name);
+    fake.fault(route, fault);
+    let clock = VirtualClock::new();
+    let first = run(&fake, &clock, &opts(&dist));
+    let slept = clock.slept.borrow().clone();
+    let clock = VirtualClock::new();
+    run(&fake, &clock, &opts(&dist)).unwrap();
+    assert_converged(&fake, &dist, &[]);
+    (first, slept)
+}
+
+#[test]
+fn upload_502_is_retried() {
+    let (first, slept) = fault_then_rerun("502", Route::Upload, Fault::BadGateway);
+    first.unwrap();
+    assert_eq!(slept, [Duration::from_secs(2)]);
+}
+
+#[test]
+fn upload_502_after_store_resolves_by_digest() {
+    let (first, slept) = fault_then_rerun("502stored", Route::Upload, Fault::BadGatewayAfterStore);
+    first.unwrap();
+    assert_eq!(slept.len(), 1);
+}
+
+#[test]
+fn connection_reset_leaving_starter() {
+    let (first, _) = fault_then_rerun("reset", Route::Upload, Fault::ResetLeavingStarter);
+    first.unwrap();
+}
+
+#[test]
+fn connection_reset_while_listing() {
+    let (first, _) = fault_then_rerun("reset-list", Route::ListAssets, Fault::Reset);
+    first.unwrap();
+}
+
+#[test]
+fn secondary_rate_limit_honours_retry_after() {
+    let (first, slept) = fault_then_rerun(
+        "403",
+        Route::Upload,
+        Fault::SecondaryLimit { retry_after: 42 },
+    );
+    first.unwrap();
+    assert_eq!(slept, [Duration::from_secs(42)]);
+}
+
+#[test]
+fn too_many_requests_honours_retry_after() {
+    let (first, slept) = fault_then_rerun(
+        "429",
+        Route::CreateRelease,
+        Fault::TooManyRequests { retry_after: 7 },
+    );
+    first.unwrap();
+    assert_eq!(slept, [Duration::from_secs(7)]);
+}
+
+#[test]
+fn primary_rate_limit_waits_for_reset() {
+    let (first, slept) = fault_then_rerun(
+        "reset-limit",
+        Route::ListReleases,
+        Fault::PrimaryLimit { reset: NOW + 300 },
+    );
+    first.unwrap();
+    assert_eq!(slept, [Duration::from_secs(301)]);
+}
+
+#[test]
+fn timeout_is_retried() {
+    let (first, slept) = fault_then_rerun("timeout", Route::Upload, Fault::Stall);
+    first.unwrap();
+    assert_eq!(slept, [Duration::from_secs(2)]);
+}
+
+#[test]
+fn persistent_failure_gives_up_then_rerun_converges() {
+    let fake = fake_with_history();
+    let dist = make_dist("persistent");
+    for _ in 0..6 {
+        fake.fault(Route::Upload, Fault::BadGateway);
+    }
+    let clock = VirtualClock::new();
+    let err = run(&fake, &clock, &opts(&dist)).unwrap_err();
+    assert!(err.to_string().contains("HTTP 502"), "{err}");
+    assert_eq!(clock.slept.borrow().len(), 5, "bounded: 6 attempts");
+    assert!(fake.state.lock().unwrap().release(TAG).unwrap().draft);
+    run(&fake, &VirtualClock::new(), &opts(&dist)).unwrap();
+    assert_converged(&fake, &dist, &[]);
+}
+
+/// Delegates to the real client; the process "dies" after `after` uploads.
+struct Crashing<'a> {
+    inner: &'a GithubApi,
+    after: usize,
+    done: Cell<usize>,
+}
+
+impl ReleaseApi for Crashing<'_> {
+    async fn list_releases(&self, next: Option<&str>) -> Result<Page<ReleaseInfo>, ApiError> {
+        self.inner.list_releases(next).await
+    }
+    async fn create_draft(
+        &self,
+        tag: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> Result<ReleaseInfo, ApiError> {
+        self.inner.create_draft(tag, name, target).await
+    }
+    async fn list_assets(&self, id: u64, next: Option<&str>) -> Result<Page<AssetInfo>, ApiError> {
+        self.inner.list_assets(id, next).await
+    }
+    async fn upload_asset(
+        &self,
+        release: &ReleaseInfo,
+        name: &str,
+        path: &Path,
+        size: u64,
+    ) -> Result<AssetInfo, ApiError> {
+        if self.done.get() == self.after {
+            return Err(ApiError::Other("simulated crash".into()));
+        }
+        self.done.set(self.done.get() + 1);
+        self.inner.upload_asset(release, name, path, size).await
+    }
+    async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
+        self.inner.delete_asset(id).await
+    }
+    async fn publish_release(&self, id: u64) -> Result<ReleaseInfo, ApiError> {
+        if self.done.get() >= self.after {
+            return Err(ApiError::Other("simulated crash".into()));
+        }
+        self.inner.publish_release(id).await
+    }
+}
+
+#[test]
+fn crash_between_uploads_and_publish_then_rerun() {
+    for after in [0, 3, 7] {
+        let fake = fake_with_history();
+        let dist = make_dist(&format!("crash{after}"));
+        let rt = runtime();
+        let _guard = rt.enter();
+        let real = api(&fake, TOKEN);
+        let crashing = Crashing {
+            inner: &real,
+            after,
+            done: Cell::new(0),
+        };
+        let err = rt
+            .block_on(publish(
+                &crashing,
+                &VirtualClock::new(),
+                &opts(&dist),
+                &Silent,
+            ))
+            .unwrap_err();
+        assert!(err.to_string().contains("simulated crash"), "{err}");
+        {
+            let st = fake.state.lock().unwrap();
+            let rel = st.release(TAG).unwrap();
+            assert!(rel.draft, "not published after a crash");
+            assert_eq!(st.assets_of(rel.id).len(), after);
+        }
+        run(&fake, &VirtualClock::new(), &opts(&dist)).unwrap();
+        assert_converged(&fake, &dist, &[]);
+        assert_eq!(uploads(&fake), 7, "nothing uploaded twice (after {after})");
+    }
+}
+
+#[test]
+fn differing_asset_fails_with_both_hashes_unless_replace() {
+    let fake = fake_with_history();
+    let dist = make_dist("mismatch");
+    let local = collect_local(&dist).unwrap();
+    let wheel = local.iter().find(|a| a.name.ends_with(".whl")).unwrap();
+    let theirs = {
+        let mut st = fake.state.lock().unwrap();
+        let id = st.add_release(TAG, true);
+        st.add_asset(id, &wheel.name, b"other bytes", "uploaded");
+        st.assets.last().unwrap().digest().unwrap()
+    };
+    let err = run(&fake, &VirtualClock::new(), &opts(&dist)).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&theirs) && msg.contains(&wheel.sha256),
+        "{msg}"
+    );
+    assert!(msg.contains("--replace"), "{msg}");
+    assert_eq!(uploads(&fake), 0, "refused before uploading");
+
+    let mut o = opts(&dist);
+    o.replace = true;
+    let report = run(&fake, &VirtualClock::new(), &o).unwrap();
+    assert!(report
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Replace { .. })));
+    assert_converged(&fake, &dist, &[]);
+}
+
+#[test]
+fn dry_run_reads_only() {
+    let fake = fake_with_history();
+    let dist = make_dist("dry");
+    let mut o = opts(&dist);
+    o.dry_run = true;
+    let report = run(&fake, &VirtualClock::new(), &o).unwrap();
+    let lines: Vec<String> = report.actions.iter().map(|a| a.to_string()).collect();
+    assert_eq!(lines[0], format!("create draft release {TAG}"));
+    assert_eq!(lines.iter().filter(|l| l.starts_with("upload ")).count(), 7);
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("publish release {TAG} (draft -> false)")
+    );
+    let st = fake.state.lock().unwrap();
+    assert!(st.log.iter().all(|l| l.starts_with("GET")));
+    assert!(st.release(TAG).is_none());
+}
+
+#[test]
+fn refuses_bad_wheel_before_any_request() {
+    let fake = fake_with_history();
+    let dist = make_dist("badwheel");
+    // A wheel whose name does not match its contents.
+    let wheels = dist.join("wheels");
+    let good = fs_err::read_dir(&wheels)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .unwrap();
+    let bad = wheels.join("attnfarm-2026.1.0+cu999torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl");
+    fs_err::copy(&good, &bad).unwrap();
+    let err = run(&fake, &VirtualClock::new(), &opts(&dist)).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("expected exactly one dist-info"), "{msg}");
+    assert!(msg.contains("not in SHA256SUMS"), "{msg}");
+    assert!(fake.state.lock().unwrap().log.is_empty());
+}
+
+#[test]
+fn refuses_too_many_assets() {
+    let fake = fake_with_history();
+    let dist = make_dist("toomany");
+    {
+        let mut st = fake.state.lock().unwrap();
+        st.max_per_page = 100;
+        let id = st.add_release(TAG, true);
+        for i in 0..995 {
+            st.add_asset(id, &format!("other-{i}.txt"), b"x", "uploaded");
+        }
+    }
+    let err = run(&fake, &VirtualClock::new(), &opts(&dist)).unwrap_err();
+    assert!(err.to_string().contains("would hold 1002 assets"), "{err}");
+    assert_eq!(uploads(&fake), 0);
+}
+
+#[test]
+fn refuses_assets_of_2_gib() {
+    let dist = make_dist("huge");
+    let wheels = dist.join("wheels");
+    let big = wheels.join("big.bin");
+    let f = fs_err::File::create(&big).unwrap();
+    f.set_len(2 << 30).unwrap(); // sparse
+    let mut sums = fs_err::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    sums.push_str(&format!("{}  big.bin\n", "0".repeat(64)));
+    fs_err::write(dist.join("SHA256SUMS"), sums).unwrap();
+    let err = collect_local(&dist).unwrap_err().to_string();
+    assert!(err.contains("big.bin is 2147483648 bytes"), "{err}");
+}
+
+#[test]
+fn bad_token_never_shown() {
+    let fake = fake_with_history();
+    let dist = make_dist("token");
+    let secret = "ghp_wrong_secret_value";
+    let err = run_as(&fake, secret, &VirtualClock::new(), &opts(&dist)).unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("401"), "{shown}");
+    assert!(!shown.contains(secret), "{shown}");
+    assert!(!shown.contains(TOKEN));
+}
