@@ -249,6 +249,16 @@ fn fresh_release_then_noop_rerun() {
     );
     assert_converged(&fake, &dist, &[]);
     assert_eq!(uploads(&fake), 7);
+    assert_eq!(
+        fake.state
+            .lock()
+            .unwrap()
+            .release(TAG)
+            .unwrap()
+            .target
+            .as_deref(),
+        Some("0123456789abcdef0123456789abcdef01234567")
+    );
     // Names went out percent-encoded.
     assert!(fake
         .state
@@ -621,4 +631,82 @@ fn bad_token_never_shown() {
     assert!(shown.contains("401"), "{shown}");
     assert!(!shown.contains(secret), "{shown}");
     assert!(!shown.contains(TOKEN));
+}
+
+/// The CLI end to end: `--dry-run` prints the plan of actions and changes
+/// nothing; a real run converges; the token appears in no output.
+#[test]
+fn cli_dry_run_then_publish() {
+    let fake = fake_with_history();
+    let dist = make_dist("cli");
+    let matrix = concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml");
+    let xtask = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args([
+                "publish",
+                "--matrix",
+                matrix,
+                "--tag",
+                TAG,
+                "--timeout",
+                "5",
+            ])
+            .arg("--dist")
+            .arg(&dist)
+            .args(["--api-url", &fake.url()])
+            .args(extra)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env_remove("GITHUB_API_URL")
+            .env_remove("ATTNFARM_UPLOAD_URL")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        stdout
+    };
+    let dry = xtask(&["--dry-run"]);
+    let lines: Vec<&str> = dry.lines().collect();
+    assert_eq!(lines[0], format!("would create draft release {TAG}"));
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("would upload attnfarm-"))
+            .count(),
+        6
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("would upload SHA256SUMS (")));
+    assert!(fake.state.lock().unwrap().release(TAG).is_none());
+    let real = xtask(&[]);
+    assert!(real.contains(&format!("publish release {TAG}")), "{real}");
+    assert!(real.contains("release: http://"), "{real}");
+    assert_converged(&fake, &dist, &[]);
+}
+
+/// `upload_url` on another host: `Endpoints::uploads` redirects it (here to
+/// the fake itself, which names an unreachable upload host).
+#[test]
+fn upload_host_override() {
+    let fake = fake_with_history();
+    fake.state.lock().unwrap().upload_host = Some("http://uploads.invalid:9".into());
+    let dist = make_dist("uphost");
+    let rt = runtime();
+    let _guard = rt.enter();
+    let api = GithubApi::new(
+        "attnfarm",
+        "attnfarm",
+        Some(Token::new(TOKEN)),
+        Endpoints {
+            api: fake.url(),
+            uploads: Some(fake.url()),
+        },
+        Duration::from_millis(400),
+    )
+    .unwrap();
+    rt.block_on(publish(&api, &VirtualClock::new(), &opts(&dist), &Silent))
+        .unwrap();
+    assert_converged(&fake, &dist, &[]);
 }

@@ -59,6 +59,8 @@ pub struct Release {
     pub tag_name: String,
     pub name: String,
     pub draft: bool,
+    /// `target_commitish` given at creation.
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +92,9 @@ pub struct State {
     pub faults: VecDeque<(Route, Fault)>,
     /// `METHOD path?query` of every request, in order.
     pub log: Vec<String>,
+    /// Scheme and host `upload_url` names instead of this server's
+    /// (GitHub's uploads live on another host than its API).
+    pub upload_host: Option<String>,
 }
 
 impl State {
@@ -101,6 +106,7 @@ impl State {
             tag_name: tag.into(),
             name: tag.into(),
             draft,
+            target: None,
         });
         id
     }
@@ -224,6 +230,7 @@ impl FakeGithub {
             max_per_page: 100,
             faults: VecDeque::new(),
             log: vec![],
+            upload_host: None,
         }));
         let st = state.clone();
         std::thread::spawn(move || {
@@ -422,7 +429,13 @@ fn release_json(r: &Release, st: &State, addr: SocketAddr) -> Value {
         "name": r.name,
         "draft": r.draft,
         "html_url": format!("http://{addr}/{}/{}/releases/tag/{}", st.owner, st.repo, r.tag_name),
-        "upload_url": format!("http://{addr}/repos/{}/{}/releases/{}/assets{{?name,label}}", st.owner, st.repo, r.id),
+        "upload_url": format!(
+            "{}/repos/{}/{}/releases/{}/assets{{?name,label}}",
+            st.upload_host.clone().unwrap_or_else(|| format!("http://{addr}")),
+            st.owner,
+            st.repo,
+            r.id
+        ),
         "assets": st.assets_of(r.id).iter().map(|a| asset_json(a, st, addr)).collect::<Vec<_>>(),
     })
 }
@@ -520,9 +533,14 @@ fn handle(req: &Req, st: &mut State, addr: SocketAddr) -> Resp {
             }
             let draft = body.get("draft").and_then(|d| d.as_bool()).unwrap_or(false);
             let id = st.add_release(tag, draft);
+            let created = st.releases.last_mut().unwrap();
             if let Some(n) = body.get("name").and_then(|n| n.as_str()) {
-                st.releases.last_mut().unwrap().name = n.into();
+                created.name = n.into();
             }
+            created.target = body
+                .get("target_commitish")
+                .and_then(|t| t.as_str())
+                .map(String::from);
             let r = st.releases.iter().find(|r| r.id == id).unwrap();
             resp(201, release_json(r, st, addr))
         }
