@@ -710,3 +710,64 @@ fn upload_host_override() {
         .unwrap();
     assert_converged(&fake, &dist, &[]);
 }
+
+/// Another run uploads the same file between our listing and our upload:
+/// GitHub answers 422 `already_exists`, resolved by comparing digests.
+struct Racing<'a> {
+    inner: &'a GithubApi,
+    raced: Cell<bool>,
+}
+
+impl ReleaseApi for Racing<'_> {
+    async fn list_releases(&self, next: Option<&str>) -> Result<Page<ReleaseInfo>, ApiError> {
+        self.inner.list_releases(next).await
+    }
+    async fn create_draft(
+        &self,
+        tag: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> Result<ReleaseInfo, ApiError> {
+        self.inner.create_draft(tag, name, target).await
+    }
+    async fn list_assets(&self, id: u64, next: Option<&str>) -> Result<Page<AssetInfo>, ApiError> {
+        self.inner.list_assets(id, next).await
+    }
+    async fn upload_asset(
+        &self,
+        release: &ReleaseInfo,
+        name: &str,
+        path: &Path,
+        size: u64,
+    ) -> Result<AssetInfo, ApiError> {
+        if !self.raced.replace(true) {
+            self.inner.upload_asset(release, name, path, size).await?;
+        }
+        self.inner.upload_asset(release, name, path, size).await
+    }
+    async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
+        self.inner.delete_asset(id).await
+    }
+    async fn publish_release(&self, id: u64) -> Result<ReleaseInfo, ApiError> {
+        self.inner.publish_release(id).await
+    }
+}
+
+#[test]
+fn already_exists_is_resolved_by_digest() {
+    let fake = fake_with_history();
+    let dist = make_dist("race");
+    let rt = runtime();
+    let _guard = rt.enter();
+    let real = api(&fake, TOKEN);
+    let racing = Racing {
+        inner: &real,
+        raced: Cell::new(false),
+    };
+    let clock = VirtualClock::new();
+    rt.block_on(publish(&racing, &clock, &opts(&dist), &Silent))
+        .unwrap();
+    assert!(clock.slept.borrow().is_empty(), "a 422 is not waited on");
+    assert_eq!(uploads(&fake), 8, "7 assets plus the one that raced");
+    assert_converged(&fake, &dist, &[]);
+}
