@@ -6,6 +6,8 @@
 //! `matrix` (given text), `plan`, `wheel::filename`, `wheel::metadata`,
 //! `index::render`.
 
+pub mod audit;
+pub mod build;
 pub mod ci;
 pub mod cmd;
 pub mod matrix;
@@ -13,5 +15,6 @@ pub mod plan;
 pub mod platform;
 pub mod progress;
 pub mod publish;
+pub mod toolchain;
 pub mod versions;
 pub mod wheel;

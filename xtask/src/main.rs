@@ -16,6 +16,10 @@ struct Cli {
 enum Command {
     /// Expand matrix.yaml into the plan: every variant, wheel name, toolkit, torch.
     Plan(cmd::plan::PlanCmd),
+    /// Build every variant this host can build: toolchains, compile, link, audit, wheel, index.
+    BuildMatrix(cmd::build_matrix::BuildMatrixCmd),
+    /// Time a cold farm build vs per-variant rebuilds vs a no-op re-run (not a test).
+    BenchBuild(cmd::bench_build::BenchBuildCmd),
     /// Upload dist/ to the GitHub Release (draft, verify digests, publish); safe to re-run.
     Publish(cmd::publish::PublishCmd),
     /// Write .github/workflows/ from the plan; `--check` fails if they are stale.
@@ -29,6 +33,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan(c) => c.run(),
+        Command::BuildMatrix(c) => c.run(),
+        Command::BenchBuild(c) => c.run(),
         Command::Publish(c) => c.run(),
         Command::Ci(c) => c.run(),
     };

@@ -1,5 +1,7 @@
 //! One module per CLI command: `impl Cmd { fn run(self, ctx) }`.
 
+pub mod bench_build;
+pub mod build_matrix;
 pub mod ci;
 pub mod plan;
 pub mod publish;

@@ -1,0 +1,208 @@
+//! The audit over real ELF files: tiny shared libraries compiled with the
+//! host's C compiler in the test. Skipped (with a message) when there is no `cc`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::*;
+
+struct Dir(PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmpdir(tag: &str) -> Dir {
+    let d = std::env::temp_dir().join(format!("attnfarm-audit-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    Dir(d)
+}
+
+fn have_cc() -> bool {
+    Command::new("cc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Compiles `src` into `dir/name` as a shared library with extra args.
+fn cc(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let out = dir.join(name);
+    let o = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&out)
+        .arg(&c)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "cc failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+fn allowed() -> Allowed {
+    Allowed {
+        torch_libs: vec!["libc10.so".into(), "libtorch.so".into()],
+        cudart: "libcudart.so.13".into(),
+    }
+}
+
+fn tag(s: &str) -> PlatformTag {
+    s.parse().unwrap()
+}
+
+#[test]
+fn version_names() {
+    assert_eq!(
+        parse_version("GLIBC_2.2.5"),
+        Some((Family::Glibc, [2, 2, 5]))
+    );
+    assert_eq!(
+        parse_version("GLIBCXX_3.4.29"),
+        Some((Family::Glibcxx, [3, 4, 29]))
+    );
+    assert_eq!(
+        parse_version("CXXABI_1.3.13"),
+        Some((Family::Cxxabi, [1, 3, 13]))
+    );
+    assert_eq!(parse_version("GCC_7.0.0"), Some((Family::Gcc, [7, 0, 0])));
+    assert_eq!(parse_version("CXXABI_FLOAT128"), None);
+    assert_eq!(parse_version("GLIBC_PRIVATE"), None);
+    assert_eq!(parse_version("libcudart.so.13"), None);
+}
+
+#[test]
+fn clean_library_is_manylinux_2_17() {
+    if !have_cc() {
+        eprintln!("skipped: no `cc` on this machine");
+        return;
+    }
+    let d = tmpdir("clean");
+    let lib = cc(
+        &d.0,
+        "libclean.so",
+        "#include <string.h>\nint f(char*a,const char*b){return (int)strlen(strcpy(a,b));}\n",
+        &[],
+    );
+    let r = audit_file(&lib, &tag("manylinux_2_28_x86_64"), &allowed()).unwrap();
+    assert!(r.ok(), "{r}");
+    assert_eq!(r.needed, Some(tag("manylinux_2_17_x86_64")));
+}
+
+/// Every kind of violation in one library, reported together and sorted.
+#[test]
+fn every_violation_at_once() {
+    if !have_cc() {
+        eprintln!("skipped: no `cc` on this machine");
+        return;
+    }
+    let d = tmpdir("bad");
+    // A library with a soname the policy does not allow.
+    cc(
+        &d.0,
+        "libfoo.so",
+        "int foo(void){return 1;}\n",
+        &["-Wl,-soname,libfoo.so.1"],
+    );
+    let src = r#"
+#include <math.h>
+extern char __libc_single_threaded;          /* GLIBC_2.32 */
+extern void *PyLong_FromLong(long);          /* Python C API */
+extern int foo(void);
+int a(void) { return __libc_single_threaded; }
+double b(double x) { return log(x); }        /* GLIBC_2.29 on glibc >= 2.29 */
+void *c(void) { return PyLong_FromLong(1); }
+int d(void) { return foo(); }
+"#;
+    let lib = cc(
+        &d.0,
+        "_C.abi3.so",
+        src,
+        &[
+            "-L",
+            d.0.to_str().unwrap(),
+            "-lfoo",
+            "-lm",
+            "-Wl,--disable-new-dtags",
+            "-Wl,-rpath,/opt/build-machine/lib:$ORIGIN/../torch/lib",
+        ],
+    );
+    let facts = read_elf(&lib).unwrap();
+    assert!(
+        facts.needed.contains(&"libfoo.so.1".to_string()),
+        "{facts:?}"
+    );
+    let r = audit_file(&lib, &tag("manylinux_2_28_x86_64"), &allowed()).unwrap();
+    assert!(!r.ok());
+    insta::assert_snapshot!(r.to_string(), @r"
+    audit of _C.abi3.so: needs manylinux_2_32_x86_64 (planned manylinux_2_28_x86_64); highest versions: GLIBC_2.32 (__libc_single_threaded); 5 violation(s):
+      - DT_NEEDED `libfoo.so.1` is neither one of torch's libraries, the CUDA runtime torch brings (`libcudart.so.13`), nor a manylinux system library; link it statically or drop the dependency
+      - GLIBC_2.29 needed by `log` is above manylinux_2_28_x86_64 (allows up to GLIBC_2.28); build in the platform's manylinux container (matrix.yaml `container`) or avoid the symbol
+      - GLIBC_2.32 needed by `__libc_single_threaded` is above manylinux_2_28_x86_64 (allows up to GLIBC_2.28); build in the platform's manylinux container (matrix.yaml `container`) or avoid the symbol
+      - RPATH entry `/opt/build-machine/lib` is not $ORIGIN-relative; it points into the build machine. Drop it: `import torch` loads every library this one needs
+      - undefined Python C-API symbol `PyLong_FromLong`: the library must not use the Python C API (abi3 wheels load into any CPython); register ops through TORCH_LIBRARY only
+    ");
+}
+
+#[test]
+fn runpath_origin_is_fine_and_allowed_libs_pass() {
+    if !have_cc() {
+        eprintln!("skipped: no `cc` on this machine");
+        return;
+    }
+    let d = tmpdir("ok");
+    cc(
+        &d.0,
+        "libc10.so",
+        "int c10(void){return 1;}\n",
+        &["-Wl,-soname,libc10.so"],
+    );
+    let lib = cc(
+        &d.0,
+        "_C.abi3.so",
+        "extern int c10(void);\nint g(void){return c10();}\n",
+        &["-L", d.0.to_str().unwrap(), "-lc10", "-Wl,-rpath,$ORIGIN"],
+    );
+    let r = audit_file(&lib, &tag("manylinux_2_28_x86_64"), &allowed()).unwrap();
+    assert!(r.ok(), "{r}");
+    assert_eq!(read_elf(&lib).unwrap().runpath, ["$ORIGIN"]);
+}
+
+#[test]
+fn floors_and_policy_order() {
+    let facts = ElfFacts {
+        undefined: vec![
+            (
+                "_ZSt28__throw_bad_array_new_lengthv".into(),
+                Some(("GLIBCXX_3.4.29".into(), "libstdc++.so.6".into())),
+            ),
+            (
+                "memcpy".into(),
+                Some(("GLIBC_2.14".into(), "libc.so.6".into())),
+            ),
+        ],
+        ..Default::default()
+    };
+    let r = audit("x.so", &facts, &tag("manylinux_2_28_x86_64"), &allowed());
+    assert_eq!(r.needed, Some(tag("manylinux_2_34_x86_64")));
+    assert_eq!(
+        r.violations,
+        ["GLIBCXX_3.4.29 needed by `_ZSt28__throw_bad_array_new_lengthv` is above manylinux_2_28_x86_64 (allows up to GLIBCXX_3.4.24); build with an older libstdc++/gcc (the manylinux container's toolset) or avoid the symbol"]
+    );
+    // A floor between policies: glibc is checked directly, libstdc++ against
+    // the newest policy at or below it (2_31 for 2_32).
+    let r = audit("x.so", &facts, &tag("manylinux_2_32_x86_64"), &allowed());
+    assert_eq!(r.violations.len(), 1, "{r}");
+    assert!(
+        r.violations[0].contains("allows up to GLIBCXX_3.4.28"),
+        "{r}"
+    );
+}

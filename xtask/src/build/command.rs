@@ -1,0 +1,453 @@
+//! Compiler and linker command lines, Linux (nvcc + GNU c++/ld) and Windows
+//! (nvcc + MSVC cl.exe/link.exe). Pure: paths in, argv out.
+//!
+//! Decisions, with reasons:
+//! - Kernels: `-O3 -std=c++17`, PIC, hidden visibility (the C entry points are
+//!   only called from the bindings inside the same library), one
+//!   `-gencode arch=compute_XX,code=sm_XX` per SASS arch plus
+//!   `code=compute_YY` for the PTX arch, compressed fatbins.
+//! - Bindings: `-std=c++17 -O2 -fPIC` with torch's two include roots and
+//!   `-D_GLIBCXX_USE_CXX11_ABI=<read from the torch tree>`.
+//! - Link: `-shared`, `-Wl,--as-needed` (DT_NEEDED lists only libraries the
+//!   code really uses), `-Wl,-z,defs` (every symbol resolves at link time: an
+//!   accidental Python C-API reference fails here, not at import), the CUDA
+//!   runtime by its versioned file name (`-l:libcudart.so.13`; CUDA 13's
+//!   runtime wheel has no unversioned symlink). **No RPATH/RUNPATH**: the
+//!   package does `import torch` before loading `_C`, which loads libtorch*,
+//!   libc10* and the CUDA runtime torch depends on; the dynamic loader then
+//!   satisfies our DT_NEEDED entries by SONAME from the already-loaded
+//!   objects. An rpath would hard-code one site-packages layout (and an
+//!   absolute build-machine path would leak into the wheel).
+
+use std::path::{Path, PathBuf};
+
+use crate::platform::Os;
+use crate::toolchain::layout::FatbinCompression;
+use crate::versions::SmArch;
+
+fn p(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// The `-gencode` values: SASS for each arch, PTX for `ptx`.
+/// Ex) `arch=compute_90a,code=sm_90a`, `arch=compute_120,code=compute_120`
+pub fn gencodes(arches: &[SmArch], ptx: Option<SmArch>) -> Vec<String> {
+    let mut v: Vec<String> = arches
+        .iter()
+        .map(|a| format!("arch={},code={a}", a.compute_name()))
+        .collect();
+    if let Some(x) = ptx {
+        v.push(format!("arch={0},code={0}", x.compute_name()));
+    }
+    v
+}
+
+/// Everything that decides how a kernel source is compiled (not which one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelCompile {
+    pub os: Os,
+    pub nvcc: PathBuf,
+    /// The host compiler nvcc drives. Ex) `g++`, `cl.exe`
+    pub host_cxx: String,
+    /// `kernels/include` first, then the toolkit's include dirs.
+    pub include_dirs: Vec<PathBuf>,
+    pub arches: Vec<SmArch>,
+    pub ptx: Option<SmArch>,
+    pub compression: FatbinCompression,
+}
+
+impl KernelCompile {
+    /// The argv for one `.cu` → object, without `--threads` (which does not
+    /// change the output, so it is added at run time and kept out of keys).
+    pub fn argv(&self, src: &Path, out: &Path) -> Vec<String> {
+        let mut a = vec![p(&self.nvcc), "-c".into(), p(src), "-o".into(), p(out)];
+        a.extend(["-O3", "-std=c++17"].map(String::from));
+        a.extend(["-ccbin".into(), self.host_cxx.clone()]);
+        match self.os {
+            Os::Linux => a.extend(
+                ["-Xcompiler", "-fPIC", "-Xcompiler", "-fvisibility=hidden"].map(String::from),
+            ),
+            Os::Windows => a.extend(["-Xcompiler", "/MD", "-Xcompiler", "/EHsc"].map(String::from)),
+        }
+        for d in &self.include_dirs {
+            a.push(format!("-I{}", p(d)));
+        }
+        for g in gencodes(&self.arches, self.ptx) {
+            a.push("-gencode".into());
+            a.push(g);
+        }
+        match self.compression {
+            FatbinCompression::CompressMode => a.push("--compress-mode=default".into()),
+            FatbinCompression::CompressAll => a.push("-Xfatbin=-compress-all".into()),
+        }
+        a
+    }
+}
+
+/// Everything that decides how a binding source is compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingCompile {
+    pub os: Os,
+    /// Ex) `g++`, `cl.exe`
+    pub cxx: String,
+    /// torch's C++ ABI (Linux); None on Windows.
+    pub cxx11_abi: Option<bool>,
+    /// `kernels/include`, torch's include roots, the toolkit's include dirs.
+    pub include_dirs: Vec<PathBuf>,
+}
+
+impl BindingCompile {
+    pub fn argv(&self, src: &Path, out: &Path) -> Vec<String> {
+        match self.os {
+            Os::Linux => {
+                let mut a = vec![self.cxx.clone(), "-c".into(), p(src), "-o".into(), p(out)];
+                a.extend(["-std=c++17", "-O2", "-fPIC"].map(String::from));
+                if let Some(abi) = self.cxx11_abi {
+                    a.push(format!("-D_GLIBCXX_USE_CXX11_ABI={}", abi as u8));
+                }
+                for d in &self.include_dirs {
+                    a.push(format!("-I{}", p(d)));
+                }
+                a
+            }
+            Os::Windows => {
+                let mut a = vec![
+                    self.cxx.clone(),
+                    "/nologo".into(),
+                    "/c".into(),
+                    p(src),
+                    format!("/Fo{}", p(out)),
+                ];
+                a.extend(
+                    [
+                        "/std:c++17",
+                        "/MD",
+                        "/O2",
+                        "/EHsc",
+                        "/Zc:__cplusplus",
+                        "/permissive-",
+                        "/DNOMINMAX",
+                        "/DWIN32_LEAN_AND_MEAN",
+                        // torch's headers: dll-interface and conversion warnings.
+                        "/wd4251",
+                        "/wd4275",
+                        "/wd4267",
+                        "/wd4244",
+                        "/wd4819",
+                    ]
+                    .map(String::from),
+                );
+                for d in &self.include_dirs {
+                    a.push(format!("/I{}", p(d)));
+                }
+                a
+            }
+        }
+    }
+}
+
+/// The glibc-compat translation unit linked into every Linux library.
+///
+/// libstdc++ ≥ 11 headers read glibc's `__libc_single_threaded`
+/// (GLIBC_2.32) to skip atomic reference counting in single-threaded
+/// processes. Defining it hidden and always 0 in our own library makes that
+/// reference bind locally: libstdc++'s inline code then always uses atomic
+/// operations (correct, marginally slower), and the library no longer needs
+/// glibc 2.32. On a glibc < 2.32 builder the headers never reference it and
+/// this definition is unused.
+pub const GLIBC_COMPAT_C: &str = "\
+/* Generated by attnfarm's build farm; see xtask/src/build/command.rs. */
+__attribute__((visibility(\"hidden\"))) char __libc_single_threaded = 0;
+";
+
+/// `cc -c` for the compat unit.
+pub fn compat_argv(cc: &str, src: &Path, out: &Path) -> Vec<String> {
+    vec![
+        cc.into(),
+        "-c".into(),
+        p(src),
+        "-o".into(),
+        p(out),
+        "-O2".into(),
+        "-fPIC".into(),
+    ]
+}
+
+/// How the per-variant library is linked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub os: Os,
+    /// Linux: the C++ driver (`g++`); Windows: `link.exe`.
+    pub linker: String,
+    pub torch_lib_dir: PathBuf,
+    pub cuda_lib_dir: PathBuf,
+    /// Ex) `libcudart.so.13`, `cudart.lib`
+    pub cudart: String,
+}
+
+impl Link {
+    /// Linux: `_C.abi3.so`; Windows: `_C.pyd` (+ its import library in `scratch`).
+    pub fn argv(&self, objects: &[PathBuf], out: &Path, scratch: &Path) -> Vec<String> {
+        let torch = crate::toolchain::TorchLayout::link_libs();
+        match self.os {
+            Os::Linux => {
+                let mut a = vec![self.linker.clone(), "-shared".into(), "-o".into(), p(out)];
+                a.extend(objects.iter().map(|o| p(o)));
+                a.extend(["-Wl,--as-needed", "-Wl,-z,defs"].map(String::from));
+                a.push(format!("-L{}", p(&self.torch_lib_dir)));
+                a.extend(torch.iter().map(|l| format!("-l{l}")));
+                a.push(format!("-L{}", p(&self.cuda_lib_dir)));
+                a.push(format!("-l:{}", self.cudart));
+                a
+            }
+            Os::Windows => {
+                let mut a = vec![
+                    self.linker.clone(),
+                    "/nologo".into(),
+                    "/DLL".into(),
+                    format!("/OUT:{}", p(out)),
+                    format!("/IMPLIB:{}", p(&scratch.join("_C.lib"))),
+                ];
+                a.extend(objects.iter().map(|o| p(o)));
+                a.push(format!("/LIBPATH:{}", p(&self.torch_lib_dir)));
+                a.extend(torch.iter().map(|l| format!("{l}.lib")));
+                a.push(format!("/LIBPATH:{}", p(&self.cuda_lib_dir)));
+                a.push(self.cudart.clone());
+                a
+            }
+        }
+    }
+}
+
+/// Object file extension per OS.
+pub fn object_ext(os: Os) -> &'static str {
+    match os {
+        Os::Linux => "o",
+        Os::Windows => "obj",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arches() -> Vec<SmArch> {
+        ["sm_80", "sm_90a", "sm_120"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn linux_kernel_argv() {
+        let k = KernelCompile {
+            os: Os::Linux,
+            nvcc: "/tc/nvidia/cu13/bin/nvcc".into(),
+            host_cxx: "g++".into(),
+            include_dirs: vec![
+                "/repo/kernels/include".into(),
+                "/tc/nvidia/cu13/include".into(),
+            ],
+            arches: arches(),
+            ptx: Some("sm_120".parse().unwrap()),
+            compression: FatbinCompression::CompressMode,
+        };
+        assert_eq!(
+            k.argv(Path::new("/repo/kernels/src/api.cu"), Path::new("/o/k.o")),
+            [
+                "/tc/nvidia/cu13/bin/nvcc",
+                "-c",
+                "/repo/kernels/src/api.cu",
+                "-o",
+                "/o/k.o",
+                "-O3",
+                "-std=c++17",
+                "-ccbin",
+                "g++",
+                "-Xcompiler",
+                "-fPIC",
+                "-Xcompiler",
+                "-fvisibility=hidden",
+                "-I/repo/kernels/include",
+                "-I/tc/nvidia/cu13/include",
+                "-gencode",
+                "arch=compute_80,code=sm_80",
+                "-gencode",
+                "arch=compute_90a,code=sm_90a",
+                "-gencode",
+                "arch=compute_120,code=sm_120",
+                "-gencode",
+                "arch=compute_120,code=compute_120",
+                "--compress-mode=default",
+            ]
+        );
+    }
+
+    #[test]
+    fn windows_kernel_argv() {
+        let k = KernelCompile {
+            os: Os::Windows,
+            nvcc: r"C:\tc\nvidia\cu13\bin\nvcc.exe".into(),
+            host_cxx: "cl.exe".into(),
+            include_dirs: vec![r"C:\repo\kernels\include".into()],
+            arches: vec!["sm_90".parse().unwrap()],
+            ptx: None,
+            compression: FatbinCompression::CompressAll,
+        };
+        assert_eq!(
+            k.argv(
+                Path::new(r"C:\repo\kernels\src\api.cu"),
+                Path::new(r"C:\o\k.obj")
+            ),
+            [
+                r"C:\tc\nvidia\cu13\bin\nvcc.exe",
+                "-c",
+                r"C:\repo\kernels\src\api.cu",
+                "-o",
+                r"C:\o\k.obj",
+                "-O3",
+                "-std=c++17",
+                "-ccbin",
+                "cl.exe",
+                "-Xcompiler",
+                "/MD",
+                "-Xcompiler",
+                "/EHsc",
+                r"-IC:\repo\kernels\include",
+                "-gencode",
+                "arch=compute_90,code=sm_90",
+                "-Xfatbin=-compress-all",
+            ]
+        );
+    }
+
+    #[test]
+    fn linux_binding_argv() {
+        let b = BindingCompile {
+            os: Os::Linux,
+            cxx: "g++".into(),
+            cxx11_abi: Some(true),
+            include_dirs: vec![
+                "/repo/kernels/include".into(),
+                "/t/torch/include".into(),
+                "/t/torch/include/torch/csrc/api/include".into(),
+                "/tc/include".into(),
+            ],
+        };
+        assert_eq!(
+            b.argv(
+                Path::new("/repo/bindings/csrc/attention.cpp"),
+                Path::new("/o/b.o")
+            )
+            .join(" "),
+            "g++ -c /repo/bindings/csrc/attention.cpp -o /o/b.o -std=c++17 -O2 -fPIC \
+             -D_GLIBCXX_USE_CXX11_ABI=1 -I/repo/kernels/include -I/t/torch/include \
+             -I/t/torch/include/torch/csrc/api/include -I/tc/include"
+        );
+    }
+
+    #[test]
+    fn windows_binding_argv() {
+        let b = BindingCompile {
+            os: Os::Windows,
+            cxx: "cl.exe".into(),
+            cxx11_abi: None,
+            include_dirs: vec![r"C:\t\torch\include".into()],
+        };
+        assert_eq!(
+            b.argv(
+                Path::new(r"C:\repo\bindings\csrc\attention.cpp"),
+                Path::new(r"C:\o\b.obj")
+            ),
+            [
+                "cl.exe",
+                "/nologo",
+                "/c",
+                r"C:\repo\bindings\csrc\attention.cpp",
+                r"/FoC:\o\b.obj",
+                "/std:c++17",
+                "/MD",
+                "/O2",
+                "/EHsc",
+                "/Zc:__cplusplus",
+                "/permissive-",
+                "/DNOMINMAX",
+                "/DWIN32_LEAN_AND_MEAN",
+                "/wd4251",
+                "/wd4275",
+                "/wd4267",
+                "/wd4244",
+                "/wd4819",
+                r"/IC:\t\torch\include",
+            ]
+        );
+    }
+
+    #[test]
+    fn linux_link_argv() {
+        let l = Link {
+            os: Os::Linux,
+            linker: "g++".into(),
+            torch_lib_dir: "/t/torch/lib".into(),
+            cuda_lib_dir: "/tc/nvidia/cu13/lib".into(),
+            cudart: "libcudart.so.13".into(),
+        };
+        assert_eq!(
+            l.argv(&["/o/k.o".into(), "/o/b.o".into()], Path::new("/b/_C.abi3.so"), Path::new("/b"))
+                .join(" "),
+            "g++ -shared -o /b/_C.abi3.so /o/k.o /o/b.o -Wl,--as-needed -Wl,-z,defs -L/t/torch/lib \
+             -ltorch -ltorch_cpu -lc10 -ltorch_cuda -lc10_cuda -L/tc/nvidia/cu13/lib -l:libcudart.so.13"
+        );
+    }
+
+    #[test]
+    fn windows_link_argv() {
+        let l = Link {
+            os: Os::Windows,
+            linker: "link.exe".into(),
+            torch_lib_dir: r"C:\t\torch\lib".into(),
+            cuda_lib_dir: r"C:\tc\nvidia\cu13\lib\x64".into(),
+            cudart: "cudart.lib".into(),
+        };
+        assert_eq!(
+            l.argv(
+                &[r"C:\o\k.obj".into()],
+                Path::new(r"C:\b\_C.pyd"),
+                Path::new(r"C:\b")
+            ),
+            [
+                "link.exe",
+                "/nologo",
+                "/DLL",
+                r"/OUT:C:\b\_C.pyd",
+                if cfg!(windows) {
+                    r"/IMPLIB:C:\b\_C.lib"
+                } else {
+                    r"/IMPLIB:C:\b/_C.lib"
+                },
+                r"C:\o\k.obj",
+                r"/LIBPATH:C:\t\torch\lib",
+                "torch.lib",
+                "torch_cpu.lib",
+                "c10.lib",
+                "torch_cuda.lib",
+                "c10_cuda.lib",
+                r"/LIBPATH:C:\tc\nvidia\cu13\lib\x64",
+                "cudart.lib",
+            ]
+        );
+    }
+
+    #[test]
+    fn gencode_values() {
+        assert_eq!(
+            gencodes(&arches(), Some("sm_120".parse().unwrap())),
+            [
+                "arch=compute_80,code=sm_80",
+                "arch=compute_90a,code=sm_90a",
+                "arch=compute_120,code=sm_120",
+                "arch=compute_120,code=compute_120"
+            ]
+        );
+    }
+}

@@ -1,0 +1,394 @@
+//! `cargo xtask build-matrix`: build every variant of the plan this host can
+//! build, then write the index.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use super::{FilterArgs, MatrixArgs};
+use crate::build::{self, Options, Outcome, ToolchainMode};
+use crate::index::BaseUrl;
+use crate::matrix::{IndexSource, Matrix};
+use crate::plan::{local_label, variant_id, HostSupport, Plan, Variant};
+use crate::platform::{Os, Platform, PlatformTag};
+use crate::progress::{Progress, Stderr};
+use crate::toolchain::{ambient, Cache, Toolchain};
+use crate::versions::{SmArch, TorchRelease};
+use crate::wheel::filename::WheelFilename;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ToolchainKind {
+    /// Toolkit and torch wheels provisioned into the cache (default).
+    Hermetic,
+    /// The torch of `--python` and the CUDA at CUDA_HOME / on PATH.
+    Ambient,
+}
+
+/// Compile, link, audit and package every buildable variant; write the index.
+#[derive(Debug, clap::Args)]
+pub struct BuildMatrixCmd {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Parallel compile/link jobs (default: the number of cores).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    #[arg(long, value_enum, default_value = "hermetic")]
+    pub toolchain: ToolchainKind,
+    /// The Python whose torch an ambient build uses.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Restrict the SASS arch set (and drop PTX) for a quick build, e.g.
+    /// `--arch sm_90`; recorded in `_build_info.SASS_ARCHES`.
+    #[arg(long, value_delimiter = ',')]
+    pub arch: Vec<SmArch>,
+    /// Output root (wheels/, logs/, index/).
+    #[arg(long, default_value = "dist")]
+    pub out: PathBuf,
+    /// Compile every object per variant, ignoring and not filling the cache.
+    #[arg(long)]
+    pub no_object_cache: bool,
+    /// Where the index's links point (see `cargo xtask index`).
+    #[arg(long, value_enum, default_value = "local")]
+    pub index_base: BaseUrl,
+    /// Do not write the index at the end.
+    #[arg(long)]
+    pub no_index: bool,
+}
+
+/// Zip timestamps: SOURCE_DATE_EPOCH, else the commit time, else 1980-01-01.
+pub fn epoch(repo: &Path) -> u64 {
+    crate::wheel::source_date_epoch()
+        .or_else(|| build::git_commit_time(repo))
+        .unwrap_or(315_532_800)
+}
+
+/// `--arch`: every arch must be one the variant's toolkit can compile.
+pub fn restrict_arches(v: &mut Variant, arches: &[SmArch]) -> anyhow::Result<()> {
+    if arches.is_empty() {
+        return Ok(());
+    }
+    for a in arches {
+        if !a.supported_by(v.toolkit) {
+            bail!(
+                "--arch {a}: CUDA {} cannot compile it for {} (supported: {})",
+                v.toolkit,
+                v.id,
+                SmArch::supported_list(v.toolkit)
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    v.arches = arches.to_vec();
+    v.ptx = None;
+    Ok(())
+}
+
+/// The one variant an ambient toolchain builds: the matrix's variant for the
+/// Python's torch minor and CUDA major on this host (re-labelled with the
+/// ambient toolkit), else one synthesized from the matrix's package settings.
+pub fn ambient_variant(
+    m: &Matrix,
+    host: Platform,
+    torch_version: &str,
+    torch_cuda: &str,
+    tc: &Toolchain,
+) -> anyhow::Result<Variant> {
+    let public = torch_version.split('+').next().unwrap_or(torch_version);
+    let build: TorchRelease = public
+        .parse()
+        .with_context(|| format!("torch.__version__ `{torch_version}` is not MAJOR.MINOR.PATCH"))?;
+    let minor = build.minor_line();
+    let torch_cuda: crate::versions::CudaVersion = torch_cuda
+        .parse()
+        .with_context(|| format!("torch.version.cuda `{torch_cuda}`"))?;
+    let toolkit = tc.cuda.version;
+    let plan = Plan::from_matrix(m, Some(host));
+    let found = plan
+        .variants
+        .iter()
+        .find(|v| v.platform == host && v.torch == minor && v.toolkit.major == toolkit.major)
+        .cloned();
+    let mut v = match found {
+        Some(v) => v,
+        None => {
+            let settings = m.platform(host);
+            let platform_tag = match host.os() {
+                Os::Linux => PlatformTag::manylinux(
+                    host,
+                    settings.and_then(|s| s.manylinux).unwrap_or((2, 28)),
+                ),
+                Os::Windows => PlatformTag::WinAmd64,
+            };
+            let tk = m.toolkit_for_major(toolkit.major);
+            let arches = tk.map(|t| t.arches.clone()).unwrap_or_else(|| {
+                [80, 86, 89, 90, 100, 120]
+                    .into_iter()
+                    .map(SmArch::base)
+                    .filter(|a| a.supported_by(toolkit))
+                    .collect()
+            });
+            let requires_python = m
+                .torch
+                .iter()
+                .find(|t| t.version == minor)
+                .map(|t| t.requires_python.clone())
+                .unwrap_or_else(|| format!(">=3.{}", m.package.abi3.trim_start_matches("cp3")));
+            Variant {
+                id: variant_id(toolkit.major, minor, host),
+                platform: host,
+                platform_tag: platform_tag.clone(),
+                torch: minor,
+                torch_build: build,
+                torch_cuda,
+                torch_source: IndexSource::Default,
+                toolkit,
+                toolkit_frontend: None,
+                toolkit_packages: vec![],
+                arches,
+                ptx: tk.and_then(|t| t.ptx),
+                version: String::new(),
+                wheel: WheelFilename::abi3(&m.package.name, "0", &m.package.abi3, platform_tag),
+                requires_dist: vec![minor.requirement()],
+                requires_python,
+                host: HostSupport::Yes,
+                runner: settings.map(|s| s.runner.clone()).unwrap_or_default(),
+                container: None,
+            }
+        }
+    };
+    v.torch_build = build;
+    v.torch_cuda = torch_cuda;
+    v.toolkit = toolkit;
+    v.arches.retain(|a| a.supported_by(toolkit));
+    v.ptx = v.ptx.filter(|p| p.supported_by(toolkit));
+    v.version = format!("{}+{}", m.package.version, local_label(toolkit, minor));
+    v.wheel = WheelFilename::abi3(
+        &m.package.name,
+        &v.version,
+        &m.package.abi3,
+        v.platform_tag.clone(),
+    );
+    v.host = HostSupport::Yes;
+    Ok(v)
+}
+
+/// Resolves the toolchain mode and the plan to build.
+pub fn prepare(
+    cmd_toolchain: ToolchainKind,
+    python: &str,
+    m: &Matrix,
+    filter: &FilterArgs,
+    arches: &[SmArch],
+    progress: &dyn Progress,
+) -> anyhow::Result<(Plan, ToolchainMode)> {
+    let (mut plan, mode) = match cmd_toolchain {
+        ToolchainKind::Hermetic => (filter.plan(m)?, ToolchainMode::Hermetic),
+        ToolchainKind::Ambient => {
+            let host =
+                Platform::host().context("this host's platform is not one the farm builds on")?;
+            let (tc, py) = ambient::discover(python, host)?;
+            let v = ambient_variant(m, host, &py.version, py.cuda.as_deref().unwrap_or(""), &tc)?;
+            progress.note(&format!(
+                "ambient: torch {} at {}, nvcc {} → variant {} ({})",
+                py.version,
+                py.root.display(),
+                tc.cuda.version,
+                v.id,
+                v.wheel
+            ));
+            let plan = Plan {
+                package: m.package.clone(),
+                release: m.release.clone(),
+                variants: vec![v],
+            };
+            (plan, ToolchainMode::Ambient(Box::new(tc)))
+        }
+    };
+    for v in &mut plan.variants {
+        restrict_arches(v, arches)?;
+    }
+    Ok((plan, mode))
+}
+
+pub fn default_options(
+    repo: &Path,
+    out: &Path,
+    jobs: Option<usize>,
+    object_cache: bool,
+) -> Options {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let windows = cfg!(windows);
+    let env = |k: &str, d: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| d.to_string())
+    };
+    let cache = Cache::locate();
+    Options {
+        repo: repo.to_path_buf(),
+        out: out.to_path_buf(),
+        objects: cache.objects_dir(),
+        cache,
+        jobs: jobs.unwrap_or(cores).max(1),
+        object_cache,
+        epoch: epoch(repo),
+        revision: build::git_revision(repo),
+        cxx: env("CXX", if windows { "cl.exe" } else { "g++" }),
+        cc: env("CC", if windows { "cl.exe" } else { "gcc" }),
+        link_exe: "link.exe".into(),
+    }
+}
+
+impl BuildMatrixCmd {
+    pub fn run(self) -> anyhow::Result<()> {
+        let m = self.matrix.load()?;
+        let repo = self
+            .matrix
+            .matrix
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let buildable_note = Stderr::new(0);
+        let (plan, mode) = prepare(
+            self.toolchain,
+            &self.python,
+            &m,
+            &self.filter,
+            &self.arch,
+            &buildable_note,
+        )?;
+        let total = plan
+            .variants
+            .iter()
+            .filter(|v| v.host == HostSupport::Yes)
+            .count();
+        let progress = Stderr::new(total);
+        let opts = default_options(&repo, &self.out, self.jobs, !self.no_object_cache);
+        progress.note(&format!(
+            "building {total} variant(s) with {} job(s); cache {}",
+            opts.jobs,
+            opts.cache.root.display()
+        ));
+        let outcomes: Vec<Outcome> = build::build(&plan, &mode, &opts, &progress)?;
+        print!("{}", build::summary_table(&outcomes));
+        let failed: Vec<&str> = outcomes
+            .iter()
+            .filter(|o| o.failed())
+            .map(|o| o.id.as_str())
+            .collect();
+        if !self.no_index && outcomes.iter().any(|o| o.wheel.is_some()) {
+            // The index covers every wheel in <out>/wheels that the full plan knows.
+            let full = Plan::from_matrix(&m, Platform::host());
+            let helper = repo.join("install/install.py");
+            let helper = helper.is_file().then_some(helper);
+            match crate::index::write_index(&full, &self.out, self.index_base, helper.as_deref()) {
+                Ok(r) => progress.note(&format!("index written: {}", r.landing.display())),
+                Err(e) => progress.note(&format!("index not written: {e}")),
+            }
+        }
+        if !failed.is_empty() {
+            bail!("{} variant(s) failed: {}", failed.len(), failed.join(", "));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toolchain::layout::{CudaLayout, CxxAbi, FatbinCompression, TorchLayout};
+
+    fn matrix() -> Matrix {
+        let text =
+            fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml")).unwrap();
+        Matrix::parse("matrix.yaml", &text).unwrap()
+    }
+
+    fn tc(cuda: &str) -> Toolchain {
+        Toolchain {
+            cuda: CudaLayout {
+                root: "/cuda".into(),
+                version: cuda.parse().unwrap(),
+                nvcc: "/cuda/bin/nvcc".into(),
+                include_dirs: vec![],
+                lib_dir: "/cuda/lib64".into(),
+                cudart: "libcudart.so.13".into(),
+                compression: FatbinCompression::CompressMode,
+            },
+            torch: TorchLayout {
+                root: "/t".into(),
+                version: "2.11.0+cu130".into(),
+                cuda: Some("13.0".into()),
+                abi: CxxAbi {
+                    cxx11: Some(true),
+                    source: "test".into(),
+                },
+                include_dirs: vec![],
+                lib_dir: "/t/lib".into(),
+                libs: vec![],
+            },
+            cuda_id: "c".into(),
+            torch_id: "t".into(),
+        }
+    }
+
+    #[test]
+    fn ambient_picks_the_matrix_variant() {
+        let v = ambient_variant(
+            &matrix(),
+            Platform::LinuxX86_64,
+            "2.11.0+cu130",
+            "13.0",
+            &tc("13.0"),
+        )
+        .unwrap();
+        assert_eq!(v.id, "cu13-torch2.11-linux_x86_64");
+        assert_eq!(
+            v.wheel.to_string(),
+            "attnfarm-2026.1.0+cu130torch2.11-cp39-abi3-manylinux_2_28_x86_64.whl"
+        );
+        assert_eq!(v.arches.len(), 6);
+    }
+
+    #[test]
+    fn ambient_relabels_with_the_real_toolkit_and_synthesizes() {
+        // A torch the matrix does not list, built with a toolkit it does not pin.
+        let v = ambient_variant(
+            &matrix(),
+            Platform::LinuxX86_64,
+            "2.6.0+cu124",
+            "12.4",
+            &tc("12.4"),
+        )
+        .unwrap();
+        assert_eq!(v.id, "cu12-torch2.6-linux_x86_64");
+        assert_eq!(v.version, "2026.1.0+cu124torch2.6");
+        assert_eq!(v.requires_dist, ["torch>=2.6,<2.7"]);
+        assert_eq!(v.requires_python, ">=3.9");
+        // sm_100/sm_120 need CUDA 12.8: dropped for 12.4.
+        assert!(v.arches.iter().all(|a| a.number < 100), "{:?}", v.arches);
+        assert_eq!(v.ptx, None);
+    }
+
+    #[test]
+    fn arch_override_is_checked() {
+        let plan = Plan::from_matrix(&matrix(), Some(Platform::LinuxX86_64));
+        let mut v = plan.find("cu13-torch2.11-linux_x86_64").unwrap().clone();
+        restrict_arches(&mut v, &["sm_90".parse().unwrap()]).unwrap();
+        assert_eq!(v.arches, ["sm_90".parse::<SmArch>().unwrap()]);
+        assert_eq!(v.ptx, None);
+        let err = restrict_arches(&mut v, &["sm_70".parse().unwrap()]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--arch sm_70: CUDA 13.0 cannot compile it"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,440 @@
+//! What an installed toolkit or torch tree looks like: where nvcc, the CUDA
+//! headers, the CUDA runtime, torch's headers and link libraries are, and
+//! which C++ ABI torch was built with (read from its files, never assumed).
+
+use std::path::{Path, PathBuf};
+
+use crate::platform::Os;
+use crate::versions::CudaVersion;
+
+/// How nvcc is asked for compressed fatbins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FatbinCompression {
+    /// `--compress-mode=default` (CUDA ≥ 12.4 understands it).
+    CompressMode,
+    /// `-Xfatbin=-compress-all` (older toolkits).
+    CompressAll,
+}
+
+/// A CUDA toolkit on disk. Ex) nvcc at `<cache>/toolkits/cuda13.0-…/nvidia/cu13/bin/nvcc`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CudaLayout {
+    pub root: PathBuf,
+    pub version: CudaVersion,
+    pub nvcc: PathBuf,
+    /// Every include directory the toolkit's packages ship, sorted.
+    pub include_dirs: Vec<PathBuf>,
+    /// The directory holding the CUDA runtime link library.
+    pub lib_dir: PathBuf,
+    /// The runtime link library's file name. Ex) `libcudart.so.13`, `cudart.lib`
+    pub cudart: String,
+    pub compression: FatbinCompression,
+}
+
+/// torch's `_GLIBCXX_USE_CXX11_ABI` and which file said so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CxxAbi {
+    /// None on Windows (MSVC has no such switch).
+    pub cxx11: Option<bool>,
+    /// Ex) `torch/__init__.py: compiled_with_cxx11_abi() returns True`
+    pub source: String,
+}
+
+/// A torch package tree. Ex) root `<cache>/torch/torch2.11.0-…/torch`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TorchLayout {
+    pub root: PathBuf,
+    /// `torch.__version__`. Ex) `2.11.0+cu130`
+    pub version: String,
+    /// `torch.version.cuda`. Ex) `13.0`; None for a CPU build.
+    pub cuda: Option<String>,
+    pub abi: CxxAbi,
+    pub include_dirs: Vec<PathBuf>,
+    pub lib_dir: PathBuf,
+    /// File names in `lib_dir` (the libraries the wheel may need from torch).
+    pub libs: Vec<String>,
+}
+
+impl TorchLayout {
+    /// The key files whose sha256 the cache manifest records.
+    pub fn key_files(&self) -> Vec<PathBuf> {
+        let mut v = vec![
+            self.root.join("version.py"),
+            self.root.join("include/torch/library.h"),
+        ];
+        for l in ["libc10.so", "c10.lib"] {
+            if self.lib_dir.join(l).is_file() {
+                v.push(self.lib_dir.join(l));
+            }
+        }
+        v
+    }
+
+    /// The link libraries bindings need, as file names in `lib_dir` per OS.
+    pub fn link_libs() -> [&'static str; 5] {
+        ["torch", "torch_cpu", "c10", "torch_cuda", "c10_cuda"]
+    }
+}
+
+impl CudaLayout {
+    pub fn key_files(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.nvcc.clone(), self.lib_dir.join(&self.cudart)];
+        if let Some(h) = self
+            .include_dirs
+            .iter()
+            .map(|d| d.join("cuda_runtime.h"))
+            .find(|p| p.is_file())
+        {
+            v.push(h);
+        }
+        v
+    }
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = match fs_err::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
+/// The runtime link library name for a CUDA major on an OS.
+pub fn cudart_name(os: Os, major: u32) -> String {
+    match os {
+        // CUDA 13's runtime wheel ships no unversioned `libcudart.so`.
+        Os::Linux => format!("libcudart.so.{major}"),
+        Os::Windows => "cudart.lib".to_string(),
+    }
+}
+
+/// Parses `nvcc --version`. Ex) `Cuda compilation tools, release 13.0, V13.0.88`
+pub fn parse_nvcc_version(text: &str) -> Option<CudaVersion> {
+    let i = text.find("release ")?;
+    let rest = &text[i + "release ".len()..];
+    let end = rest.find(|c: char| c == ',' || c.is_whitespace())?;
+    rest[..end].parse().ok()
+}
+
+/// Finds nvcc, headers and the runtime in a directory that NVIDIA's wheels
+/// were installed into with `--target` (`nvidia/<pkg>/{bin,include,lib}`;
+/// CUDA 13 merges them under `nvidia/cu13/`). Err names what is missing.
+pub fn find_wheel_toolkit(dir: &Path, os: Os, major: u32) -> Result<CudaLayoutParts, String> {
+    let pkgs = subdirs(&dir.join("nvidia"));
+    let nvcc_name = match os {
+        Os::Linux => "nvcc",
+        Os::Windows => "nvcc.exe",
+    };
+    let nvcc = pkgs
+        .iter()
+        .map(|p| p.join("bin").join(nvcc_name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("`bin/{nvcc_name}` under {}/nvidia/*", dir.display()))?;
+    let include_dirs: Vec<PathBuf> = pkgs
+        .iter()
+        .map(|p| p.join("include"))
+        .filter(|p| p.is_dir())
+        .collect();
+    if !include_dirs
+        .iter()
+        .any(|d| d.join("cuda_runtime.h").is_file())
+    {
+        return Err("`include/cuda_runtime.h` (the CUDA runtime package)".into());
+    }
+    let cudart = cudart_name(os, major);
+    let lib_candidates: Vec<PathBuf> = pkgs
+        .iter()
+        .flat_map(|p| match os {
+            Os::Linux => vec![p.join("lib")],
+            Os::Windows => vec![p.join("lib").join("x64"), p.join("Lib").join("x64")],
+        })
+        .collect();
+    let lib_dir = lib_candidates
+        .into_iter()
+        .find(|d| d.join(&cudart).is_file())
+        .ok_or_else(|| format!("`{cudart}` (the CUDA runtime package)"))?;
+    Ok(CudaLayoutParts {
+        nvcc,
+        include_dirs,
+        lib_dir,
+        cudart,
+    })
+}
+
+/// Paths found before nvcc is asked for its version and flags.
+#[derive(Debug, Clone)]
+pub struct CudaLayoutParts {
+    pub nvcc: PathBuf,
+    pub include_dirs: Vec<PathBuf>,
+    pub lib_dir: PathBuf,
+    pub cudart: String,
+}
+
+/// Finds nvcc, headers and runtime in a classic CUDA install (`CUDA_HOME`).
+pub fn find_install_toolkit(root: &Path, os: Os, major: u32) -> Result<CudaLayoutParts, String> {
+    let nvcc = root.join("bin").join(match os {
+        Os::Linux => "nvcc",
+        Os::Windows => "nvcc.exe",
+    });
+    if !nvcc.is_file() {
+        return Err(format!("`{}`", nvcc.display()));
+    }
+    let mut include_dirs = vec![root.join("include")];
+    let targets = root.join("targets");
+    for t in subdirs(&targets) {
+        if t.join("include").is_dir() {
+            include_dirs.push(t.join("include"));
+        }
+    }
+    include_dirs.retain(|d| d.is_dir());
+    include_dirs.dedup();
+    let cudart = cudart_name(os, major);
+    let mut libs = match os {
+        Os::Linux => vec![root.join("lib64"), root.join("lib")],
+        Os::Windows => vec![root.join("lib").join("x64")],
+    };
+    for t in subdirs(&targets) {
+        libs.push(t.join("lib"));
+    }
+    let lib_dir = libs
+        .into_iter()
+        .find(|d| d.join(&cudart).exists())
+        .ok_or_else(|| format!("`{cudart}` under {}", root.display()))?;
+    Ok(CudaLayoutParts {
+        nvcc,
+        include_dirs,
+        lib_dir,
+        cudart,
+    })
+}
+
+/// Reads `__version__` and `cuda` from torch's `version.py`.
+pub fn parse_torch_version_py(text: &str) -> Option<(String, Option<String>)> {
+    let quoted = |line: &str| -> Option<String> {
+        let (_, rhs) = line.split_once('=')?;
+        let rhs = rhs.trim();
+        if rhs == "None" {
+            return None;
+        }
+        let q = rhs.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+        let inner = &rhs[1..];
+        Some(inner[..inner.find(q)?].to_string())
+    };
+    let mut version = None;
+    let mut cuda = None;
+    for line in text.lines() {
+        let l = line.trim_start();
+        if l.starts_with("__version__") {
+            version = quoted(l);
+        } else if l.starts_with("cuda:") || l.starts_with("cuda =") || l.starts_with("cuda=") {
+            cuda = quoted(l);
+        }
+    }
+    Some((version?, cuda))
+}
+
+/// `-D_GLIBCXX_USE_CXX11_ABI=N` in a cmake file (older torch sets it in
+/// `TORCH_CXX_FLAGS` of TorchConfig.cmake).
+pub fn abi_from_cmake(text: &str) -> Option<bool> {
+    let i = text.find("_GLIBCXX_USE_CXX11_ABI=")?;
+    match text[i + "_GLIBCXX_USE_CXX11_ABI=".len()..].chars().next()? {
+        '1' => Some(true),
+        '0' => Some(false),
+        _ => None,
+    }
+}
+
+/// The literal body of `def compiled_with_cxx11_abi()` in torch/__init__.py
+/// (torch ≥ 2.10 returns a constant there).
+pub fn abi_from_init_py(text: &str) -> Option<bool> {
+    let i = text.find("def compiled_with_cxx11_abi(")?;
+    let body = &text[i..];
+    let r = body.find("return ")?;
+    // Only the function's own first return statement, within a few lines.
+    if body[..r].lines().count() > 4 {
+        return None;
+    }
+    let expr = body[r + "return ".len()..].lines().next()?.trim();
+    match expr {
+        "True" => Some(true),
+        "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether an ELF shared library exports C++11-ABI names (`B5cxx11`, the
+/// mangled `std::__cxx11::` tag). Used when no text file states the ABI.
+pub fn abi_from_elf(data: &[u8]) -> Option<bool> {
+    use object::read::elf::{FileHeader, Sym};
+    let elf = object::elf::FileHeader64::<object::Endianness>::parse(data).ok()?;
+    let endian = elf.endian().ok()?;
+    let sections = elf.sections(endian, data).ok()?;
+    let syms = sections
+        .symbols(endian, data, object::elf::SHT_DYNSYM)
+        .ok()?;
+    let mut any = false;
+    for s in syms.iter() {
+        if s.is_undefined(endian) {
+            continue;
+        }
+        if let Ok(name) = s.name(endian, syms.strings()) {
+            if name.windows(7).any(|w| w == b"B5cxx11") {
+                return Some(true);
+            }
+            if name.windows(14).any(|w| w == b"basic_stringIc") {
+                any = true;
+            }
+        }
+    }
+    // Exports std::string in its signatures but never with the cxx11 tag.
+    any.then_some(false)
+}
+
+/// Reads torch's C++ ABI from its files: TorchConfig.cmake / Caffe2Config.cmake,
+/// then `compiled_with_cxx11_abi` in `__init__.py`, then libc10's symbols.
+pub fn read_cxx_abi(torch_root: &Path, os: Os) -> Result<CxxAbi, String> {
+    if os == Os::Windows {
+        return Ok(CxxAbi {
+            cxx11: None,
+            source: "MSVC (no _GLIBCXX_USE_CXX11_ABI)".into(),
+        });
+    }
+    for rel in [
+        "share/cmake/Torch/TorchConfig.cmake",
+        "share/cmake/Caffe2/Caffe2Config.cmake",
+    ] {
+        if let Ok(text) = fs_err::read_to_string(torch_root.join(rel)) {
+            if let Some(v) = abi_from_cmake(&text) {
+                return Ok(CxxAbi {
+                    cxx11: Some(v),
+                    source: format!("torch/{rel}: -D_GLIBCXX_USE_CXX11_ABI={}", v as u8),
+                });
+            }
+        }
+    }
+    if let Ok(text) = fs_err::read_to_string(torch_root.join("__init__.py")) {
+        if let Some(v) = abi_from_init_py(&text) {
+            return Ok(CxxAbi {
+                cxx11: Some(v),
+                source: format!(
+                    "torch/__init__.py: compiled_with_cxx11_abi() returns {}",
+                    if v { "True" } else { "False" }
+                ),
+            });
+        }
+    }
+    let c10 = torch_root.join("lib/libc10.so");
+    if let Ok(data) = fs_err::read(&c10) {
+        if let Some(v) = abi_from_elf(&data) {
+            return Ok(CxxAbi {
+                cxx11: Some(v),
+                source: format!(
+                    "torch/lib/libc10.so exports {} std::string symbols",
+                    if v { "__cxx11" } else { "old-ABI" }
+                ),
+            });
+        }
+    }
+    Err(format!(
+        "the C++ ABI of the torch at {} (no _GLIBCXX_USE_CXX11_ABI in its cmake files, \
+         no literal compiled_with_cxx11_abi() in __init__.py, no std::string symbols in lib/libc10.so)",
+        torch_root.display()
+    ))
+}
+
+/// Finds torch's headers and libraries under a torch package directory.
+pub fn find_torch(torch_root: &Path, os: Os) -> Result<TorchLayout, String> {
+    let vp = torch_root.join("version.py");
+    let text = fs_err::read_to_string(&vp).map_err(|_| format!("`{}`", vp.display()))?;
+    let (version, cuda) = parse_torch_version_py(&text)
+        .ok_or_else(|| format!("`__version__` in {}", vp.display()))?;
+    let include = torch_root.join("include");
+    let api = include.join("torch/csrc/api/include");
+    for d in [&include, &api] {
+        if !d.is_dir() {
+            return Err(format!("`{}`", d.display()));
+        }
+    }
+    let lib_dir = torch_root.join("lib");
+    let mut libs: Vec<String> = fs_err::read_dir(&lib_dir)
+        .map_err(|_| format!("`{}`", lib_dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    libs.sort();
+    for l in TorchLayout::link_libs() {
+        let file = match os {
+            Os::Linux => format!("lib{l}.so"),
+            Os::Windows => format!("{l}.lib"),
+        };
+        if !libs.contains(&file) {
+            return Err(format!("`{}`", lib_dir.join(file).display()));
+        }
+    }
+    let abi = read_cxx_abi(torch_root, os)?;
+    Ok(TorchLayout {
+        root: torch_root.to_path_buf(),
+        version,
+        cuda,
+        abi,
+        include_dirs: vec![include, api],
+        lib_dir,
+        libs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nvcc_version() {
+        let t = "nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 13.0, V13.0.88\nBuild cuda_13.0.r13.0/compiler.36424714_0\n";
+        assert_eq!(parse_nvcc_version(t), Some("13.0".parse().unwrap()));
+        assert_eq!(parse_nvcc_version("garbage"), None);
+    }
+
+    #[test]
+    fn version_py() {
+        let new = "__version__ = '2.11.0+cu130'\ndebug = False\ncuda: Optional[str] = '13.0'\n";
+        assert_eq!(
+            parse_torch_version_py(new),
+            Some(("2.11.0+cu130".into(), Some("13.0".into())))
+        );
+        let old = "__version__ = '2.8.0+cu128'\ncuda = '12.8'\n";
+        assert_eq!(
+            parse_torch_version_py(old),
+            Some(("2.8.0+cu128".into(), Some("12.8".into())))
+        );
+        let cpu = "__version__ = '2.8.0+cpu'\ncuda: Optional[str] = None\n";
+        assert_eq!(
+            parse_torch_version_py(cpu),
+            Some(("2.8.0+cpu".into(), None))
+        );
+    }
+
+    #[test]
+    fn abi_text_sources() {
+        assert_eq!(
+            abi_from_cmake("set(TORCH_CXX_FLAGS \"-D_GLIBCXX_USE_CXX11_ABI=0\")"),
+            Some(false)
+        );
+        assert_eq!(abi_from_cmake("set(TORCH_CXX_FLAGS )"), None);
+        let init = "def compiled_with_cxx11_abi() -> builtins.bool:\n    r\"\"\"Returns whether PyTorch was built with _GLIBCXX_USE_CXX11_ABI=1\"\"\"\n    return True\n";
+        assert_eq!(abi_from_init_py(init), Some(true));
+        let dynamic = "def compiled_with_cxx11_abi() -> builtins.bool:\n    r\"\"\"doc\"\"\"\n    return _C._GLIBCXX_USE_CXX11_ABI\n";
+        assert_eq!(abi_from_init_py(dynamic), None);
+    }
+
+    #[test]
+    fn cudart_names() {
+        assert_eq!(cudart_name(Os::Linux, 13), "libcudart.so.13");
+        assert_eq!(cudart_name(Os::Linux, 12), "libcudart.so.12");
+        assert_eq!(cudart_name(Os::Windows, 13), "cudart.lib");
+    }
+}
