@@ -103,6 +103,8 @@ struct RawPlatform {
 #[serde(deny_unknown_fields)]
 struct RawToolkit {
     cuda: String,
+    /// Optional: a composite toolkit's front end (toolchain::composite).
+    frontend: Option<String>,
     arches: Vec<String>,
     ptx: Option<String>,
     packages: BTreeMap<String, Vec<String>>,
@@ -187,6 +189,10 @@ pub struct PlatformSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Toolkit {
     pub cuda: CudaVersion,
+    /// A composite toolkit: this CUDA version's back end (ptxas, runtime,
+    /// CCCL) driven by a newer major's front end (nvcc, cicc, cudafe++,
+    /// fatbinary). See `toolchain::composite`. Ex) `13.0` for a `12.8` toolkit
+    pub frontend: Option<CudaVersion>,
     pub arches: Vec<SmArch>,
     pub ptx: Option<SmArch>,
     pub packages: BTreeMap<Platform, Vec<String>>,
@@ -654,6 +660,32 @@ impl Validator<'_> {
                 );
                 continue;
             }
+            let frontend = t.frontend.as_ref().and_then(|f| {
+                let fpath = format!("{path}.frontend");
+                let fe = self.parse::<CudaVersion>(&fpath, f)?;
+                // Which pairs have a known PTX ISA mapping is checked when the
+                // toolkit is provisioned (toolchain::composite::Recipe).
+                if fe.major <= cuda.major {
+                    self.at(
+                        &fpath,
+                        format!("front end CUDA {fe} is not a newer major than the toolkit's CUDA {cuda}: a composite toolkit pairs CUDA {cuda}'s back end with a newer compiler front end"),
+                    );
+                    return None;
+                }
+                for (j, a) in t.arches.iter().enumerate() {
+                    if let Ok(arch) = a.parse::<SmArch>() {
+                        if arch.supported_by(cuda) && !arch.supported_by(fe) {
+                            self.at(
+                                &format!("{path}.arches[{j}]"),
+                                format!(
+                                    "arch `{arch}` is not supported by the front end CUDA {fe}"
+                                ),
+                            );
+                        }
+                    }
+                }
+                Some(fe)
+            });
             let mut arches = Vec::new();
             if t.arches.is_empty() {
                 self.at(
@@ -716,6 +748,7 @@ impl Validator<'_> {
             }
             out.push(Toolkit {
                 cuda,
+                frontend,
                 arches,
                 ptx,
                 packages,

@@ -75,7 +75,7 @@ fn unknown_key() {
 
 #[test]
 fn unknown_key_nested() {
-    insta::assert_snapshot!(err(&with("    ptx: sm_90", "    ptx: sm_90\n    ptxx: sm_90")), @"matrix.yaml:20:5: toolkits[0]: unknown field `ptxx`, expected one of `cuda`, `arches`, `ptx`, `packages`");
+    insta::assert_snapshot!(err(&with("    ptx: sm_90", "    ptx: sm_90\n    ptxx: sm_90")), @"matrix.yaml:20:5: toolkits[0]: unknown field `ptxx`, expected one of `cuda`, `frontend`, `arches`, `ptx`, `packages`");
 }
 
 #[test]
@@ -225,4 +225,38 @@ fn normalises_names_and_checks_versions() {
     ] {
         assert!(!is_canonical_public_version(v), "{v}");
     }
+}
+
+#[test]
+fn composite_frontend() {
+    // Optional; absent means an ordinary toolkit.
+    assert_eq!(
+        Matrix::parse("matrix.yaml", BASE).unwrap().toolkits[0].frontend,
+        None
+    );
+    let m = Matrix::parse(
+        "matrix.yaml",
+        &with(
+            "    arches: [sm_80, sm_90]",
+            "    frontend: \"13.0\"\n    arches: [sm_80, sm_90]",
+        ),
+    )
+    .unwrap();
+    assert_eq!(m.toolkits[0].frontend, Some("13.0".parse().unwrap()));
+    // The repository's 12.8 toolkit is a composite with a 13.0 front end.
+    let d = Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap();
+    let cu12 = d.toolkit_for_major(12).unwrap();
+    assert_eq!(cu12.frontend, Some("13.0".parse().unwrap()));
+    assert_eq!(d.toolkit_for_major(13).unwrap().frontend, None);
+
+    let bad = |frontend: &str, arches: &str| {
+        err(&with(
+            "    arches: [sm_80, sm_90]",
+            &format!("    frontend: {frontend}\n    arches: {arches}"),
+        ))
+    };
+    insta::assert_snapshot!(bad("\"12.9\"", "[sm_80, sm_90]"), @"matrix.yaml:18:15: toolkits[0].frontend: front end CUDA 12.9 is not a newer major than the toolkit's CUDA 12.8: a composite toolkit pairs CUDA 12.8's back end with a newer compiler front end");
+    insta::assert_snapshot!(bad("thirteen", "[sm_80, sm_90]"), @"matrix.yaml:18:15: toolkits[0].frontend: `thirteen` is not a CUDA version (expected MAJOR.MINOR, e.g. `12.8`)");
+    // CUDA 13 compiles nothing below sm_75.
+    insta::assert_snapshot!(bad("\"13.0\"", "[sm_70, sm_90]"), @"matrix.yaml:19:14: toolkits[0].arches[0]: arch `sm_70` is not supported by the front end CUDA 13.0");
 }

@@ -45,6 +45,9 @@ pub struct Variant {
     pub torch_source: IndexSource,
     /// The toolkit the kernels are compiled with.
     pub toolkit: CudaVersion,
+    /// A composite toolkit's front end (matrix `frontend`). Ex) `13.0`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub toolkit_frontend: Option<CudaVersion>,
     pub toolkit_packages: Vec<String>,
     pub arches: Vec<SmArch>,
     pub ptx: Option<SmArch>,
@@ -141,6 +144,7 @@ impl Plan {
                     torch_cuda: t.cuda,
                     torch_source: t.source[&platform].clone(),
                     toolkit: toolkit.cuda,
+                    toolkit_frontend: toolkit.frontend,
                     toolkit_packages: toolkit.packages[&platform].clone(),
                     arches: toolkit.arches.clone(),
                     ptx: toolkit.ptx,
