@@ -3,6 +3,7 @@
 pub mod bench_build;
 pub mod build_matrix;
 pub mod ci;
+pub mod index;
 pub mod plan;
 pub mod publish;
 

@@ -120,7 +120,10 @@ pub fn write_index(
         let variant = plan
             .variants
             .iter()
-            .find(|v| v.version == info.filename.version && v.platform == info.filename.platform.platform())
+            .find(|v| {
+                v.version == info.filename.version
+                    && v.platform == info.filename.platform.platform()
+            })
             .ok_or_else(|| IndexError::Stray {
                 file: name.clone(),
                 version: info.filename.version.clone(),
@@ -140,13 +143,16 @@ pub fn write_index(
             // From <dist>/index/<id>/simple/<project>/ up to <dist>/wheels/.
             BaseUrl::Local => format!("../../../../wheels/{}", render::encode_segment(name)),
         };
-        by_variant.entry(variant.id.clone()).or_default().push(FileLink {
-            file: name.clone(),
-            url,
-            sha256,
-            requires_python: info.requires_python().map(String::from),
-            metadata_sha256: Some(meta_sha),
-        });
+        by_variant
+            .entry(variant.id.clone())
+            .or_default()
+            .push(FileLink {
+                file: name.clone(),
+                url,
+                sha256,
+                requires_python: info.requires_python().map(String::from),
+                metadata_sha256: Some(meta_sha),
+            });
     }
 
     // Assemble the new tree beside the old, then swap.
@@ -199,7 +205,12 @@ pub fn write_index(
     let report = IndexReport {
         variants: pages
             .iter()
-            .map(|p| (p.variant.id.clone(), p.files.iter().map(|f| f.file.clone()).collect()))
+            .map(|p| {
+                (
+                    p.variant.id.clone(),
+                    p.files.iter().map(|f| f.file.clone()).collect(),
+                )
+            })
             .collect(),
         missing: plan
             .variants
@@ -217,7 +228,10 @@ pub fn write_index(
     if old.exists() {
         fs_err::remove_dir_all(&old)?;
     }
-    write_atomic(&dist.join("SHA256SUMS"), render::sha256sums(&sums).as_bytes())?;
+    write_atomic(
+        &dist.join("SHA256SUMS"),
+        render::sha256sums(&sums).as_bytes(),
+    )?;
     Ok(report)
 }
 

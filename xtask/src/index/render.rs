@@ -101,7 +101,12 @@ pub fn install_commands(project: &str, index_url: &str) -> (String, String) {
 }
 
 /// `index.html` at the root: every variant with its install commands.
-pub fn landing_page(project: &str, version: &str, pages: &[VariantPage<'_>], helper: bool) -> String {
+pub fn landing_page(
+    project: &str,
+    version: &str,
+    pages: &[VariantPage<'_>],
+    helper: bool,
+) -> String {
     let mut out = format!(
         "{HEAD}<title>{p} {v} wheels</title>\n<style>\nbody{{font-family:sans-serif;margin:2em}}\ntable{{border-collapse:collapse}}\ntd,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}}\ncode{{white-space:nowrap}}\n</style>\n</head>\n<body>\n<h1>{p} {v}</h1>\n",
         p = escape(project),

@@ -47,7 +47,9 @@ fn mask(s: &str) -> String {
     while let Some(i) = rest.find("sha256") {
         let (a, b) = rest.split_at(i);
         out.push_str(a);
-        let skip = b.find(|c: char| !(c.is_ascii_alphanumeric() || c == '=' || c == ' ')).unwrap_or(b.len());
+        let skip = b
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '=' || c == ' '))
+            .unwrap_or(b.len());
         out.push_str("sha256=[digest]");
         rest = &b[skip..];
     }
@@ -67,9 +69,14 @@ fn pages_snapshot() {
     let read = |p: &str| fs_err::read_to_string(dist.join(p)).unwrap();
     insta::assert_snapshot!(
         "project_page_release",
-        mask(&read("index/cu12-torch2.9-linux_x86_64/simple/attnfarm/index.html"))
+        mask(&read(
+            "index/cu12-torch2.9-linux_x86_64/simple/attnfarm/index.html"
+        ))
     );
-    insta::assert_snapshot!("root_page", read("index/cu12-torch2.9-linux_x86_64/simple/index.html"));
+    insta::assert_snapshot!(
+        "root_page",
+        read("index/cu12-torch2.9-linux_x86_64/simple/index.html")
+    );
     insta::assert_snapshot!("landing_page_release", mask(&read("index/index.html")));
     // Each index holds only its own variant.
     let cu13 = read("index/cu13-torch2.11-linux_x86_64/simple/attnfarm/index.html");
@@ -79,7 +86,11 @@ fn pages_snapshot() {
     assert_eq!(sums.lines().count(), 4);
     for line in sums.lines() {
         let (hex, file) = line.split_once("  ").unwrap();
-        assert_eq!(sha256_file(&dist.join("wheels").join(file)).unwrap().0, hex, "{file}");
+        assert_eq!(
+            sha256_file(&dist.join("wheels").join(file)).unwrap().0,
+            hex,
+            "{file}"
+        );
     }
 }
 
@@ -91,10 +102,22 @@ fn local_links_are_relative_and_resolve() {
     write_index(&plan, &dist, BaseUrl::Local, None).unwrap();
     let page_dir = dist.join("index/cu12-torch2.9-linux_x86_64/simple/attnfarm");
     let html = fs_err::read_to_string(page_dir.join("index.html")).unwrap();
-    let href = html.split("href=\"").nth(1).unwrap().split('#').next().unwrap();
-    assert!(href.starts_with("../../../../wheels/attnfarm-2026.1.0%2Bcu128torch2.9-"), "{href}");
+    let href = html
+        .split("href=\"")
+        .nth(1)
+        .unwrap()
+        .split('#')
+        .next()
+        .unwrap();
+    assert!(
+        href.starts_with("../../../../wheels/attnfarm-2026.1.0%2Bcu128torch2.9-"),
+        "{href}"
+    );
     let decoded = href.replace("%2B", "+");
-    assert_eq!(fs_err::canonicalize(page_dir.join(decoded)).unwrap(), fs_err::canonicalize(&w.path).unwrap());
+    assert_eq!(
+        fs_err::canonicalize(page_dir.join(decoded)).unwrap(),
+        fs_err::canonicalize(&w.path).unwrap()
+    );
 }
 
 #[test]
@@ -133,7 +156,9 @@ fn helper_gets_the_base_url() {
         fs_err::read_to_string(dist.join("index/install.py")).unwrap(),
         "BASE = \"https://attnfarm.github.io/attnfarm/\"\n"
     );
-    assert!(fs_err::read_to_string(dist.join("index/index.html")).unwrap().contains("href=\"install.py\""));
+    assert!(fs_err::read_to_string(dist.join("index/index.html"))
+        .unwrap()
+        .contains("href=\"install.py\""));
 }
 
 #[test]
@@ -148,5 +173,8 @@ fn escapes_requires_python() {
             metadata_sha256: None,
         }],
     );
-    assert!(html.contains("data-requires-python=\"&gt;=3.9,&lt;4\""), "{html}");
+    assert!(
+        html.contains("data-requires-python=\"&gt;=3.9,&lt;4\""),
+        "{html}"
+    );
 }
