@@ -50,7 +50,7 @@ pub enum PublishError {
     Api {
         what: String,
         #[source]
-        source: ApiError,
+        source: Box<ApiError>,
     },
     #[error("uploaded `{sent}` but GitHub named it `{got}`; delete that asset in the release page and report this (names must be percent-encoded)")]
     Renamed { sent: String, got: String },
@@ -329,7 +329,7 @@ where
                 Verdict::Fatal => {
                     return Err(PublishError::Api {
                         what: format!("{what} (attempt {attempt})"),
-                        source: e,
+                        source: Box::new(e),
                     })
                 }
                 Verdict::After(d, why) => {
@@ -616,7 +616,7 @@ async fn upload(
                 Verdict::Fatal => {
                     return Err(PublishError::Api {
                         what: format!("{what} (attempt {attempt})"),
-                        source: err,
+                        source: Box::new(err),
                     })
                 }
                 Verdict::After(d, why) => {
@@ -630,7 +630,10 @@ async fn upload(
                 }
             }
         } else if attempt >= opts.retry.attempts {
-            return Err(PublishError::Api { what, source: err });
+            return Err(PublishError::Api {
+                what,
+                source: Box::new(err),
+            });
         }
         attempt += 1;
         // What did the failed attempt leave?

@@ -506,7 +506,7 @@ fn handle(req: &Req, st: &mut State, addr: SocketAddr) -> Resp {
     match (req.method.as_str(), rest.as_slice()) {
         ("GET", []) => {
             let mut rs: Vec<&Release> = st.releases.iter().collect();
-            rs.sort_by(|a, b| b.id.cmp(&a.id)); // newest first
+            rs.sort_by_key(|r| std::cmp::Reverse(r.id)); // newest first
             let items = rs.iter().map(|r| release_json(r, st, addr)).collect();
             paginate(req, st, addr, items)
         }
