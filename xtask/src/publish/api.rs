@@ -182,6 +182,7 @@ pub struct GithubApi {
     owner: String,
     repo: String,
     endpoints: Endpoints,
+    timeout: Duration,
 }
 
 impl fmt::Debug for GithubApi {
@@ -195,6 +196,23 @@ impl fmt::Debug for GithubApi {
     }
 }
 
+/// An octocrab client (no auth of its own: we set the header) with timeouts.
+fn client(endpoints: &Endpoints, connect: Duration, read: Duration) -> Result<Octocrab, ApiError> {
+    Octocrab::builder()
+        .base_uri(endpoints.api.as_str())
+        .and_then(|b| {
+            b.set_connect_timeout(Some(connect))
+                .set_read_timeout(Some(read))
+                .build()
+        })
+        .map_err(|e| {
+            ApiError::Other(format!(
+                "cannot set up the GitHub client for `{}`: {e}",
+                endpoints.api
+            ))
+        })
+}
+
 impl GithubApi {
     /// `timeout` bounds connecting and each read of a response. Call inside
     /// the tokio runtime that will drive the requests (octocrab spawns its
@@ -206,25 +224,13 @@ impl GithubApi {
         endpoints: Endpoints,
         timeout: Duration,
     ) -> Result<GithubApi, ApiError> {
-        let client = Octocrab::builder()
-            .base_uri(endpoints.api.as_str())
-            .and_then(|b| {
-                b.set_connect_timeout(Some(timeout))
-                    .set_read_timeout(Some(timeout))
-                    .build()
-            })
-            .map_err(|e| {
-                ApiError::Other(format!(
-                    "cannot set up the GitHub client for `{}`: {e}",
-                    endpoints.api
-                ))
-            })?;
         Ok(GithubApi {
-            client,
+            client: client(&endpoints, timeout, timeout)?,
             token,
             owner: owner.to_string(),
             repo: repo.to_string(),
             endpoints,
+            timeout,
         })
     }
 
@@ -255,6 +261,7 @@ impl GithubApi {
 
     async fn send(
         &self,
+        client: &Octocrab,
         method: Method,
         url: &str,
         body: OctoBody,
@@ -285,8 +292,7 @@ impl GithubApi {
         let req = req
             .body(body)
             .map_err(|e| ApiError::Other(format!("bad request URL `{shown}`: {e}")))?;
-        let resp = self
-            .client
+        let resp = client
             .execute(req)
             .await
             .map_err(|e| transport(error_chain(&e)))?;
@@ -324,7 +330,9 @@ impl GithubApi {
             ),
             None => (OctoBody::empty(), vec![]),
         };
-        let (headers, bytes) = self.send(method.clone(), url, body, &extra).await?;
+        let (headers, bytes) = self
+            .send(&self.client, method.clone(), url, body, &extra)
+            .await?;
         let value = serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
             method: method.to_string(),
             url: url.split('?').next().unwrap_or(url).to_string(),
@@ -404,7 +412,14 @@ impl ReleaseApi for GithubApi {
             ),
             (header::CONTENT_LENGTH, HeaderValue::from(size)),
         ];
-        let (_, bytes) = self.send(Method::POST, &url, body, &extra).await?;
+        // The read timeout also runs while the body goes out (the client
+        // watches for an early answer): allow 1 MiB/s on top of the base.
+        let slow = client(
+            &self.endpoints,
+            self.timeout,
+            self.timeout + Duration::from_secs(size >> 20),
+        )?;
+        let (_, bytes) = self.send(&slow, Method::POST, &url, body, &extra).await?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
             method: "POST".into(),
             url: url.split('?').next().unwrap_or(&url).to_string(),
@@ -414,7 +429,7 @@ impl ReleaseApi for GithubApi {
 
     async fn delete_asset(&self, asset_id: u64) -> Result<(), ApiError> {
         let url = self.repo_url(&format!("releases/assets/{asset_id}"));
-        self.send(Method::DELETE, &url, OctoBody::empty(), &[])
+        self.send(&self.client, Method::DELETE, &url, OctoBody::empty(), &[])
             .await
             .map(|_| ())
     }
