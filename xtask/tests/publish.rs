@@ -771,3 +771,44 @@ fn already_exists_is_resolved_by_digest() {
     assert_eq!(uploads(&fake), 8, "7 assets plus the one that raced");
     assert_converged(&fake, &dist, &[]);
 }
+
+/// What `cargo xtask index` writes is what publish uploads: every wheel,
+/// every `.metadata` file the index references, and `SHA256SUMS`.
+#[test]
+fn publishes_what_the_index_writer_references() {
+    let from = make_dist("indexed");
+    let dist = tmp("indexed-real").join("dist");
+    fs_err::create_dir_all(dist.join("wheels")).unwrap();
+    for e in fs_err::read_dir(from.join("wheels")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "whl") {
+            fs_err::copy(&p, dist.join("wheels").join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let matrix = concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml");
+    let m = xtask::matrix::Matrix::load(Path::new(matrix)).unwrap();
+    let plan = xtask::plan::Plan::from_matrix(&m, None);
+    xtask::index::write_index(&plan, &dist, xtask::index::BaseUrl::Release, None).unwrap();
+    let names: Vec<String> = collect_local(&dist)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names.len(), 7, "{names:?}");
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.ends_with(".whl.metadata"))
+            .count(),
+        3
+    );
+    assert!(names.contains(&"SHA256SUMS".to_string()));
+    // A metadata file the index references but that is gone: refused.
+    let meta = names.iter().find(|n| n.ends_with(".metadata")).unwrap();
+    fs_err::remove_file(dist.join("wheels").join(meta)).unwrap();
+    let err = collect_local(&dist).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("SHA256SUMS lists {meta}, which is not in")),
+        "{err}"
+    );
+}
