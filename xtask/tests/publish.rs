@@ -812,3 +812,27 @@ fn publishes_what_the_index_writer_references() {
         "{err}"
     );
 }
+
+#[test]
+fn publish_step_502_is_retried() {
+    let (first, slept) = fault_then_rerun("patch502", Route::PatchRelease, Fault::BadGateway);
+    first.unwrap();
+    assert_eq!(slept, [Duration::from_secs(2)]);
+}
+
+#[test]
+fn delete_of_leftover_retried_after_reset() {
+    let fake = fake_with_history();
+    let dist = make_dist("delete-reset");
+    let local = collect_local(&dist).unwrap();
+    {
+        let mut st = fake.state.lock().unwrap();
+        let id = st.add_release(TAG, true);
+        st.add_asset(id, &local[2].name, b"", "starter");
+    }
+    fake.fault(Route::DeleteAsset, Fault::Reset);
+    let clock = VirtualClock::new();
+    run(&fake, &clock, &opts(&dist)).unwrap();
+    assert_eq!(clock.slept.borrow().len(), 1);
+    assert_converged(&fake, &dist, &[]);
+}
