@@ -197,9 +197,16 @@ impl fmt::Debug for GithubApi {
 }
 
 /// An octocrab client (no auth of its own: we set the header) with timeouts.
+/// Every request carries an absolute URL; octocrab's base is only the
+/// origin, because it would prefix a base *path* (GitHub Enterprise's
+/// `/api/v3`) to upload URLs on another path.
 fn client(endpoints: &Endpoints, connect: Duration, read: Duration) -> Result<Octocrab, ApiError> {
+    let origin = match endpoints.api.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}/", rest.split('/').next().unwrap_or(rest)),
+        None => endpoints.api.clone(),
+    };
     Octocrab::builder()
-        .base_uri(endpoints.api.as_str())
+        .base_uri(origin.as_str())
         .and_then(|b| {
             b.set_connect_timeout(Some(connect))
                 .set_read_timeout(Some(read))
