@@ -836,3 +836,30 @@ fn delete_of_leftover_retried_after_reset() {
     assert_eq!(clock.slept.borrow().len(), 1);
     assert_converged(&fake, &dist, &[]);
 }
+
+/// GitHub Enterprise layout: the API under `/api/v3`, uploads elsewhere.
+/// octocrab would prefix the API path to the upload URL; we must not.
+#[test]
+fn enterprise_api_path() {
+    let fake = fake_with_history();
+    fake.state.lock().unwrap().api_prefix = Some("/api/v3".into());
+    let dist = make_dist("ghes");
+    let rt = runtime();
+    let _guard = rt.enter();
+    let api = GithubApi::new(
+        "attnfarm",
+        "attnfarm",
+        Some(Token::new(TOKEN)),
+        Endpoints {
+            api: format!("{}/api/v3", fake.url()),
+            uploads: None,
+        },
+        Duration::from_millis(400),
+    )
+    .unwrap();
+    rt.block_on(publish(&api, &VirtualClock::new(), &opts(&dist), &Silent))
+        .unwrap();
+    assert_converged(&fake, &dist, &[]);
+    let st = fake.state.lock().unwrap();
+    assert!(st.log.iter().any(|l| l.starts_with("POST /uploads/repos/")));
+}

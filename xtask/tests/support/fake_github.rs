@@ -95,6 +95,9 @@ pub struct State {
     /// Scheme and host `upload_url` names instead of this server's
     /// (GitHub's uploads live on another host than its API).
     pub upload_host: Option<String>,
+    /// GitHub Enterprise layout: the API under this path (`/api/v3`),
+    /// uploads under `/uploads` (GHES: `/api/uploads`).
+    pub api_prefix: Option<String>,
 }
 
 impl State {
@@ -143,6 +146,9 @@ pub struct FakeGithub {
 
 struct Req {
     method: String,
+    /// The path as sent (links are built from it).
+    raw_path: String,
+    /// The path with the API or upload prefix removed.
     path: String,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
@@ -231,6 +237,7 @@ impl FakeGithub {
             faults: VecDeque::new(),
             log: vec![],
             upload_host: None,
+            api_prefix: None,
         }));
         let st = state.clone();
         std::thread::spawn(move || {
@@ -285,6 +292,7 @@ fn read_req(conn: &mut BufReader<TcpStream>) -> std::io::Result<Option<Req>> {
         .collect();
     let mut req = Req {
         method,
+        raw_path: path.to_string(),
         path: path.to_string(),
         query,
         headers,
@@ -319,7 +327,19 @@ fn serve(conn: TcpStream, addr: SocketAddr, st: &Mutex<State>) -> std::io::Resul
                 .join("&")
         )
     };
+    let mut req = req;
     let mut state = st.lock().unwrap();
+    if let Some(prefix) = &state.api_prefix {
+        let upload = req.method == "POST" && req.path.ends_with("/assets");
+        req.path = match (
+            req.path.strip_prefix("/uploads"),
+            req.path.strip_prefix(prefix.as_str()),
+        ) {
+            (Some(rest), _) if upload => rest.to_string(),
+            (_, Some(rest)) if !upload => rest.to_string(),
+            _ => "/wrong-prefix".to_string(),
+        };
+    }
     state.log.push(format!("{} {target}", req.method));
     let route = route_of(&req, &state);
     let fault = route.and_then(|r| {
@@ -431,7 +451,10 @@ fn release_json(r: &Release, st: &State, addr: SocketAddr) -> Value {
         "html_url": format!("http://{addr}/{}/{}/releases/tag/{}", st.owner, st.repo, r.tag_name),
         "upload_url": format!(
             "{}/repos/{}/{}/releases/{}/assets{{?name,label}}",
-            st.upload_host.clone().unwrap_or_else(|| format!("http://{addr}")),
+            st.upload_host.clone().unwrap_or_else(|| format!(
+                "http://{addr}{}",
+                if st.api_prefix.is_some() { "/uploads" } else { "" }
+            )),
             st.owner,
             st.repo,
             r.id
@@ -475,7 +498,7 @@ fn paginate(req: &Req, st: &State, addr: SocketAddr, items: Vec<Value>) -> Resp 
     let link = |p: usize, rel: &str| {
         format!(
             "<http://{addr}{}?per_page={per_page}&page={p}>; rel=\"{rel}\"",
-            req.path
+            req.raw_path
         )
     };
     let mut links = vec![];
