@@ -17,7 +17,9 @@
 // meet it are passed without a copy; views that do not are copied first; head
 // dims below 128 other than 64 are zero-padded (see bindings/README.md).
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
