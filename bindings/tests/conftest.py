@@ -7,6 +7,8 @@ the tests skip and say why (CI has no GPU and no built library).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 try:
@@ -36,7 +38,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs a CUDA GPU")
 
 
-_HERE = __import__("pathlib").Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config, items):
@@ -44,7 +46,7 @@ def pytest_collection_modifyitems(config, items):
     gpu = _gpu_problem()
     for item in items:
         # This hook sees every collected item; only judge this directory's.
-        if _HERE not in __import__("pathlib").Path(str(item.fspath)).resolve().parents:
+        if _HERE not in Path(str(item.fspath)).resolve().parents:
             continue
         if base:
             item.add_marker(pytest.mark.skip(reason=base))
