@@ -88,6 +88,25 @@ pub fn restrict_arches(v: &mut Variant, arches: &[SmArch]) -> anyhow::Result<()>
     Ok(())
 }
 
+/// This host's glibc version (`getconf GNU_LIBC_VERSION` → `glibc 2.39`).
+fn host_glibc() -> Option<(u32, u32)> {
+    let sh = xshell::Shell::new().ok()?;
+    let out = sh
+        .cmd("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .quiet()
+        .read()
+        .ok()?;
+    parse_glibc_version(&out)
+}
+
+/// Ex) `glibc 2.39` → (2, 39)
+fn parse_glibc_version(text: &str) -> Option<(u32, u32)> {
+    let v = text.trim().strip_prefix("glibc ")?;
+    let mut it = v.split('.');
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
 /// The one variant an ambient toolchain builds: the matrix's variant for the
 /// Python's torch minor and CUDA major on this host (re-labelled with the
 /// ambient toolkit), else one synthesized from the matrix's package settings.
@@ -192,7 +211,27 @@ pub fn prepare(
             let host =
                 Platform::host().context("this host's platform is not one the farm builds on")?;
             let (tc, py) = ambient::discover(python, host)?;
-            let v = ambient_variant(m, host, &py.version, py.cuda.as_deref().unwrap_or(""), &tc)?;
+            let mut v =
+                ambient_variant(m, host, &py.version, py.cuda.as_deref().unwrap_or(""), &tc)?;
+            // A build for this machine links against this machine's glibc:
+            // its floor is the host's glibc, not the matrix's (which only a
+            // manylinux container build can meet). The audit still derives
+            // and checks what the binary really needs.
+            if let (Some(floor), Some(host_glibc)) = (v.platform_tag.glibc(), host_glibc()) {
+                if host_glibc > floor {
+                    v.platform_tag = PlatformTag::manylinux(host, host_glibc);
+                    v.wheel = WheelFilename::abi3(
+                        &m.package.name,
+                        &v.version,
+                        &m.package.abi3,
+                        v.platform_tag.clone(),
+                    );
+                    progress.note(&format!(
+                        "ambient: this host has glibc {}.{}, so the wheel is tagged {} (for this machine and newer ones)",
+                        host_glibc.0, host_glibc.1, v.platform_tag
+                    ));
+                }
+            }
             progress.note(&format!(
                 "ambient: torch {} at {}, nvcc {} → variant {} ({})",
                 py.version,
@@ -337,6 +376,13 @@ mod tests {
             cuda_id: "c".into(),
             torch_id: "t".into(),
         }
+    }
+
+    #[test]
+    fn parses_getconf_glibc() {
+        assert_eq!(parse_glibc_version("glibc 2.39\n"), Some((2, 39)));
+        assert_eq!(parse_glibc_version("glibc 2.36"), Some((2, 36)));
+        assert_eq!(parse_glibc_version("musl"), None);
     }
 
     #[test]
