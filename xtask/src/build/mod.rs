@@ -207,6 +207,8 @@ struct Job {
     nvcc_threads: bool,
     /// First variant (index) that needs it: it gets the "compiled" credit.
     owner: usize,
+    /// Source bytes: the cost estimate for longest-first scheduling.
+    weight: usize,
     result: Mutex<Option<Result<bool, String>>>,
     log: Mutex<Vec<u8>>,
 }
@@ -426,7 +428,7 @@ pub fn build(
             cxx11_abi: tc.torch.abi.cxx11,
             include_dirs: binc,
         };
-        let mut planned: Vec<(Kind, String, Vec<String>, String, bool)> = Vec::new();
+        let mut planned: Vec<(Kind, String, Vec<String>, String, bool, usize)> = Vec::new();
         for (src, bytes) in &sources.kernels {
             let t = kc.argv(src, Path::new(keys::OUT));
             let key = keys::object_key(
@@ -436,7 +438,7 @@ pub fn build(
                 bytes,
                 &sources.kernel_headers,
             );
-            planned.push((Kind::Kernel, rel(src), t, key, true));
+            planned.push((Kind::Kernel, rel(src), t, key, true, bytes.len()));
         }
         for (src, bytes) in &sources.bindings {
             let t = bc.argv(src, Path::new(keys::OUT));
@@ -447,7 +449,7 @@ pub fn build(
                 bytes,
                 &sources.binding_headers,
             );
-            planned.push((Kind::Binding, rel(src), t, key, false));
+            planned.push((Kind::Binding, rel(src), t, key, false, bytes.len()));
         }
         if os == Os::Linux {
             let t = command::compat_argv(&opts.cc, &compat_src, Path::new(keys::OUT));
@@ -458,9 +460,9 @@ pub fn build(
                 command::GLIBC_COMPAT_C.as_bytes(),
                 "",
             );
-            planned.push((Kind::Compat, "glibc_compat.c".into(), t, key, false));
+            planned.push((Kind::Compat, "glibc_compat.c".into(), t, key, false, 0));
         }
-        for (kind, label, template, key, threads) in planned {
+        for (kind, label, template, key, threads, weight) in planned {
             if opts.object_cache {
                 if let Some(&j) = by_key.get(&key) {
                     w.jobs.push(j);
@@ -476,6 +478,7 @@ pub fn build(
                 out,
                 key: key.clone(),
                 nvcc_threads: threads,
+                weight,
                 owner: wi,
                 result: Mutex::new(None),
                 log: Mutex::new(Vec::new()),
@@ -500,9 +503,10 @@ pub fn build(
             fs_err::write(&compat_src, command::GLIBC_COMPAT_C)?;
         }
     }
-    // Long jobs first: kernels, then bindings, then the compat unit.
+    // Longest first (so the longest job does not start last): kernels, then
+    // bindings, then the compat unit; within a kind, larger sources first.
     let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by_key(|&j| (jobs[j].kind as u8, j));
+    order.sort_by_key(|&j| (jobs[j].kind as u8, std::cmp::Reverse(jobs[j].weight), j));
     let kernel_jobs = jobs
         .iter()
         .filter(|j| j.kind == Kind::Kernel && (!opts.object_cache || !j.out.is_file()))
@@ -511,12 +515,28 @@ pub fn build(
     let nvcc_threads = (cores / opts.jobs.min(kernel_jobs.max(1)).max(1)).max(1);
     parallel(order.len(), opts.jobs, |i| {
         let job = &jobs[order[i]];
+        // The key was computed from the sources read at the start; an edit
+        // during the compile must not land in the cache under that key.
+        let unchanged = || match Sources::read(&opts.repo) {
+            Ok(now) => match job.kind {
+                Kind::Kernel => {
+                    now.kernels == sources.kernels && now.kernel_headers == sources.kernel_headers
+                }
+                Kind::Binding => {
+                    now.bindings == sources.bindings
+                        && now.binding_headers == sources.binding_headers
+                }
+                Kind::Compat => true,
+            },
+            Err(_) => false,
+        };
         let r = run_job(
             job,
             opts.object_cache,
             nvcc_threads,
             &works[job.owner].v.id,
             progress,
+            &unchanged,
         );
         *job.result.lock().unwrap() = Some(r);
     });
@@ -552,7 +572,16 @@ pub fn build(
                 }
             });
         let log_path = logs_dir.join(format!("{}.log", w.v.id));
-        let _ = fs_err::write(&log_path, &log);
+        let up_to_date = matches!(r, Ok((Status::UpToDate, ..)));
+        if up_to_date && log_path.is_file() {
+            // Keep the log of the build that made the wheel; note the re-run.
+            if let Ok(mut f) = fs_err::OpenOptions::new().append(true).open(&log_path) {
+                let _ = f.write_all(b"---- re-run ----\n");
+                let _ = f.write_all(&log);
+            }
+        } else {
+            let _ = fs_err::write(&log_path, &log);
+        }
         let outcome = match r {
             Ok((status, wheel, size, audited)) => Outcome {
                 id: w.v.id.clone(),
@@ -718,6 +747,7 @@ fn run_job(
     nvcc_threads: usize,
     unit: &str,
     progress: &dyn Progress,
+    unchanged: &dyn Fn() -> bool,
 ) -> Result<bool, String> {
     if object_cache && job.out.is_file() {
         return Ok(false);
@@ -754,6 +784,14 @@ fn run_job(
     if !ok || !tmp.is_file() {
         let _ = fs_err::remove_file(&tmp);
         return Err(format!("compiling {} failed", job.label));
+    }
+    if !unchanged() {
+        let _ = fs_err::remove_file(&tmp);
+        let _ = writeln!(log, "sources changed while compiling; object discarded");
+        return Err(format!(
+            "{} or a header it includes changed while it was being compiled; run again",
+            job.label
+        ));
     }
     fs_err::rename(&tmp, &job.out).map_err(|e| e.to_string())?;
     Ok(true)
@@ -1104,4 +1142,75 @@ pub fn summary_table(outcomes: &[Outcome]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(id: &str, status: Status, wheel: Option<&str>, compiled: usize, reused: usize) -> Outcome {
+        Outcome {
+            id: id.into(),
+            status,
+            wheel: wheel.map(String::from),
+            size: if wheel.is_some() { 3 * 1024 * 1024 } else { 0 },
+            seconds: 12.34,
+            kernels_compiled: compiled,
+            kernels_reused: reused,
+            audited: None,
+            log: Some(PathBuf::from(format!("dist/logs/{id}.log"))),
+        }
+    }
+
+    #[test]
+    fn summary_names_every_failure_and_skip() {
+        let table = summary_table(&[
+            o(
+                "cu12-torch2.8-linux_x86_64",
+                Status::Built,
+                Some("a.whl"),
+                3,
+                0,
+            ),
+            o(
+                "cu12-torch2.9-linux_x86_64",
+                Status::UpToDate,
+                Some("b.whl"),
+                0,
+                3,
+            ),
+            o(
+                "cu13-torch2.11-linux_x86_64",
+                Status::Failed("compiling kernels/src/x.cu failed".into()),
+                None,
+                0,
+                2,
+            ),
+            o(
+                "cu13-torch2.11-win_amd64",
+                Status::Skipped("needs a win_amd64 host (this is linux_x86_64)".into()),
+                None,
+                0,
+                0,
+            ),
+        ]);
+        insta::assert_snapshot!(table, @r"
+        variant                      status                                                  wheel  size     seconds  kernels reused/compiled
+        cu12-torch2.8-linux_x86_64   built                                                   a.whl  3.0 MiB  12.3     0/3
+        cu12-torch2.9-linux_x86_64   up to date                                              b.whl  3.0 MiB  12.3     3/0
+        cu13-torch2.11-linux_x86_64  FAILED                                                  -      -        12.3     2/0
+        cu13-torch2.11-win_amd64     skipped: needs a win_amd64 host (this is linux_x86_64)  -      -        -        -
+
+        cu13-torch2.11-linux_x86_64 FAILED (log: dist/logs/cu13-torch2.11-linux_x86_64.log):
+        compiling kernels/src/x.cu failed
+        ");
+    }
+
+    #[test]
+    fn shell_words_quote_what_needs_it() {
+        let argv: Vec<String> = ["g++", "-Wl,-rpath,$ORIGIN", "a b", "-O2"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(shell_words(&argv), "g++ '-Wl,-rpath,$ORIGIN' 'a b' -O2");
+    }
 }

@@ -8,7 +8,7 @@
 //! (c) a no-op re-run of (a): nothing changed, nothing compiles or links.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -74,7 +74,25 @@ impl BenchBuildCmd {
         let scratch = repo.join(&self.scratch);
         let _ = fs_err::remove_dir_all(&scratch);
         let progress = Stderr::new(plan.variants.len());
+        // Build from a snapshot of the sources: others may be editing the
+        // checkout, and (c) must see exactly what (a) built.
+        let snapshot = scratch.join("src");
+        for rel in ["kernels", "bindings/csrc", "bindings/python"] {
+            copy_tree(&repo.join(rel), &snapshot.join(rel))?;
+        }
+        for f in m
+            .package
+            .license_files
+            .iter()
+            .chain(m.package.readme.iter())
+        {
+            if repo.join(f).is_file() {
+                fs_err::create_dir_all(snapshot.join(f).parent().expect("relative path"))?;
+                fs_err::copy(repo.join(f), snapshot.join(f))?;
+            }
+        }
         let mut base = default_options(&repo, &scratch.join("a"), self.jobs, true);
+        base.repo = snapshot.clone();
         base.objects = scratch.join("objects");
         let t0 = Instant::now();
         let failures = build::provision_only(&plan, &base, &progress);
@@ -87,6 +105,7 @@ impl BenchBuildCmd {
         ));
 
         let run = |opts: &build::Options, label: &str| -> anyhow::Result<(f64, Vec<Outcome>)> {
+            let progress = Stderr::new(plan.variants.len());
             progress.note(&format!("--- {label}"));
             let t = Instant::now();
             let o = build::build(&plan, &ToolchainMode::Hermetic, opts, &progress)?;
@@ -99,6 +118,7 @@ impl BenchBuildCmd {
         };
         let (a, oa) = run(&base, "(a) cold farm build, shared kernel objects")?;
         let mut b_opts = default_options(&repo, &scratch.join("b"), self.jobs, false);
+        b_opts.repo = snapshot.clone();
         b_opts.objects = scratch.join("objects-unused");
         let (b, ob) = run(&b_opts, "(b) object cache disabled, kernels per variant")?;
         let (c, oc) = run(&base, "(c) no-op re-run of (a)")?;
@@ -123,7 +143,7 @@ impl BenchBuildCmd {
             .map(|a| a.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let kernels = build::Sources::read(&repo)?.kernels.len();
+        let kernels = build::Sources::read(&snapshot)?.kernels.len();
         let _ = writeln!(md, "# Build benchmark\n");
         let _ = writeln!(
             md,
@@ -205,4 +225,23 @@ impl BenchBuildCmd {
         }
         Ok(())
     }
+}
+
+/// Copies a directory tree (plain files only; `__pycache__` skipped).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs_err::create_dir_all(to)?;
+    for e in fs_err::read_dir(from)? {
+        let e = e?;
+        let name = e.file_name();
+        if name == "__pycache__" {
+            continue;
+        }
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            copy_tree(&e.path(), &to.join(&name))?;
+        } else if ft.is_file() {
+            fs_err::copy(e.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
 }

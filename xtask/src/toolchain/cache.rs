@@ -555,6 +555,47 @@ mod tests {
         let _ = fs_err::remove_dir_all(&tmp);
     }
 
+    /// A failed download names the package, the version and the index, and
+    /// leaves no cache entry behind. Offline: the index is a missing local dir.
+    #[test]
+    fn failed_download_names_package_version_and_index() {
+        let have_uv = std::process::Command::new("uv")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !have_uv {
+            eprintln!("skipped: no uv on PATH");
+            return;
+        }
+        let root = std::env::temp_dir().join(format!("attnfarm-dl-{}", std::process::id()));
+        let cache = Cache { root: root.clone() };
+        let spec = TorchSpec {
+            build: "2.9.1".parse().unwrap(),
+            cuda: "12.8".parse().unwrap(),
+            source: IndexSource::Named {
+                name: "nowhere".into(),
+                url: "file:///nonexistent/attnfarm-test/simple".into(),
+            },
+            platform: crate::platform::Platform::LinuxX86_64,
+            uv_platform: "x86_64-manylinux_2_28".into(),
+        };
+        let mut log = Vec::new();
+        let err = cache
+            .torch(Path::new("uv"), &spec, &mut log)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("downloading torch==2.9.1 from nowhere (file:///nonexistent/attnfarm-test/simple) failed"),
+            "{err}"
+        );
+        let entries: Vec<_> = fs_err::read_dir(root.join("torch")).unwrap().collect();
+        assert!(
+            entries.is_empty(),
+            "no entry, no temp dir left: {entries:?}"
+        );
+        let _ = fs_err::remove_dir_all(&root);
+    }
+
     #[test]
     fn lock_is_exclusive_across_handles() {
         let root = std::env::temp_dir().join(format!("attnfarm-lock-{}", std::process::id()));
