@@ -10,7 +10,9 @@
 //!   PEP 600 system library;
 //! - no undefined Python C-API symbol (`Py*`, `_Py*`): the library is abi3
 //!   because it uses no Python API at all;
-//! - RPATH/RUNPATH absent or `$ORIGIN`-relative.
+//! - RPATH/RUNPATH absent or `$ORIGIN`-relative;
+//! - libstdc++ not linked in statically (torch's exceptions would cross two
+//!   C++ runtimes: seen as a segfault on the first TORCH_CHECK error).
 //!
 //! Every violation is collected, sorted and reported together.
 
@@ -167,7 +169,18 @@ pub struct ElfFacts {
     pub runpath: Vec<String>,
     /// Undefined dynamic symbols and the version (name, file) each needs.
     pub undefined: Vec<(String, Option<(String, String)>)>,
+    /// C++ runtime entry points the library defines itself (from `.symtab`
+    /// and `.dynsym`): a sign libstdc++ was linked in statically.
+    pub own_cxx_runtime: Vec<String>,
 }
+
+/// Symbols only a C++ runtime defines; a library that defines them carries
+/// its own copy of libstdc++/libsupc++.
+const CXX_RUNTIME_SYMBOLS: [&str; 3] = [
+    "__cxa_throw",
+    "__gxx_personality_v0",
+    "__cxa_allocate_exception",
+];
 
 pub fn read_elf(path: &Path) -> Result<ElfFacts, AuditError> {
     let data = fs_err::read(path)?;
@@ -230,6 +243,20 @@ pub fn parse_elf(data: &[u8]) -> Result<ElfFacts, String> {
         facts.undefined.push((name, ver));
     }
     facts.undefined.sort();
+    for kind in [object::elf::SHT_SYMTAB, object::elf::SHT_DYNSYM] {
+        let table = sections.symbols(endian, data, kind).map_err(e)?;
+        for s in table.iter() {
+            if s.is_undefined(endian) {
+                continue;
+            }
+            let name = s.name(endian, table.strings()).map_err(e)?;
+            if let Some(n) = CXX_RUNTIME_SYMBOLS.iter().find(|n| n.as_bytes() == name) {
+                facts.own_cxx_runtime.push(n.to_string());
+            }
+        }
+    }
+    facts.own_cxx_runtime.sort();
+    facts.own_cxx_runtime.dedup();
     Ok(facts)
 }
 
@@ -328,6 +355,14 @@ pub fn audit(
                  (abi3 wheels load into any CPython); register ops through TORCH_LIBRARY only"
             ));
         }
+    }
+    if let Some(sym) = facts.own_cxx_runtime.first() {
+        violations.push(format!(
+            "the library defines `{sym}`: libstdc++ is linked in statically, so C++ exceptions \
+             (every TORCH_CHECK error) cross between two C++ runtimes and crash the process; \
+             link libstdc++ dynamically (a compiler or wrapper that adds -static-libstdc++ does \
+             this: point CXX at the system g++)"
+        ));
     }
     let mut highest: BTreeMap<Family, ([u32; 3], String)> = BTreeMap::new();
     for ((fam, v), syms) in &by_version {

@@ -206,3 +206,74 @@ fn floors_and_policy_order() {
         "{r}"
     );
 }
+
+/// Compiles C++ `src` into a shared library with `c++` and extra args.
+fn cxx(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
+    let c = dir.join(format!("{name}.cpp"));
+    std::fs::write(&c, src).unwrap();
+    let out = dir.join(name);
+    let o = Command::new("c++")
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&out)
+        .arg(&c)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "c++ failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+#[test]
+fn statically_linked_libstdcxx_is_refused() {
+    if !have_cc() {
+        eprintln!("skipped: no C compiler");
+        return;
+    }
+    let d = tmpdir("static-cxx");
+    let src = "#include <stdexcept>\nextern \"C\" int f(int x) { if (x < 0) throw std::runtime_error(\"neg\"); return x; }\n";
+    let shared = cxx(&d.0, "libshared.so", src, &[]);
+    let facts = read_elf(&shared).unwrap();
+    assert!(
+        facts.own_cxx_runtime.is_empty(),
+        "{:?}",
+        facts.own_cxx_runtime
+    );
+    let r = audit(
+        "libshared.so",
+        &facts,
+        &tag("manylinux_2_28_x86_64"),
+        &allowed(),
+    );
+    assert!(
+        r.violations.iter().all(|v| !v.contains("statically")),
+        "{r}"
+    );
+
+    let stat = cxx(
+        &d.0,
+        "libstatic.so",
+        src,
+        &["-static-libstdc++", "-static-libgcc"],
+    );
+    let facts = read_elf(&stat).unwrap();
+    assert!(
+        facts.own_cxx_runtime.contains(&"__cxa_throw".to_string()),
+        "{facts:?}"
+    );
+    let r = audit(
+        "libstatic.so",
+        &facts,
+        &tag("manylinux_2_39_x86_64"),
+        &allowed(),
+    );
+    assert!(
+        r.violations.iter().any(|v| v.starts_with(
+            "the library defines `__cxa_allocate_exception`: libstdc++ is linked in statically"
+        )),
+        "{r}"
+    );
+}
