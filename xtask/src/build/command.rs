@@ -9,7 +9,9 @@
 //! - Bindings: `-std=c++17 -O2 -fPIC` with torch's two include roots and
 //!   `-D_GLIBCXX_USE_CXX11_ABI=<read from the torch tree>`.
 //! - Link: `-shared`, `-Wl,--as-needed` (DT_NEEDED lists only libraries the
-//!   code really uses), `-Wl,-z,defs` (every symbol resolves at link time: an
+//!   code really uses), `-Wl,--strip-all` (no `.symtab`: nvcc names local
+//!   symbols after its temporary files, which carry the PID, so an unstripped
+//!   library differs from build to build; `.dynsym` stays), `-Wl,-z,defs` (every symbol resolves at link time: an
 //!   accidental Python C-API reference fails here, not at import), the CUDA
 //!   runtime by its versioned file name (`-l:libcudart.so.13`; CUDA 13's
 //!   runtime wheel has no unversioned symlink). **No RPATH/RUNPATH**: the
@@ -27,6 +29,11 @@ use crate::versions::SmArch;
 
 fn p(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// `-ffile-prefix-map=<root>/=`: `<root>/kernels/src/a.cu` becomes `kernels/src/a.cu`.
+fn prefix_map(root: &Path) -> String {
+    format!("-ffile-prefix-map={}/=", p(root).trim_end_matches('/'))
 }
 
 /// The `-gencode` values: SASS for each arch, PTX for `ptx`.
@@ -54,6 +61,9 @@ pub struct KernelCompile {
     pub arches: Vec<SmArch>,
     pub ptx: Option<SmArch>,
     pub compression: FatbinCompression,
+    /// Linux: `__FILE__` paths under this root are written relative to it
+    /// (`-ffile-prefix-map`), so wheels do not depend on the checkout path.
+    pub source_root: Option<PathBuf>,
 }
 
 impl KernelCompile {
@@ -64,9 +74,15 @@ impl KernelCompile {
         a.extend(["-O3", "-std=c++17"].map(String::from));
         a.extend(["-ccbin".into(), self.host_cxx.clone()]);
         match self.os {
-            Os::Linux => a.extend(
-                ["-Xcompiler", "-fPIC", "-Xcompiler", "-fvisibility=hidden"].map(String::from),
-            ),
+            Os::Linux => {
+                a.extend(
+                    ["-Xcompiler", "-fPIC", "-Xcompiler", "-fvisibility=hidden"].map(String::from),
+                );
+                if let Some(r) = &self.source_root {
+                    a.push("-Xcompiler".into());
+                    a.push(prefix_map(r));
+                }
+            }
             Os::Windows => a.extend(["-Xcompiler", "/MD", "-Xcompiler", "/EHsc"].map(String::from)),
         }
         for d in &self.include_dirs {
@@ -94,6 +110,8 @@ pub struct BindingCompile {
     pub cxx11_abi: Option<bool>,
     /// `kernels/include`, torch's include roots, the toolkit's include dirs.
     pub include_dirs: Vec<PathBuf>,
+    /// Linux: see [`KernelCompile::source_root`].
+    pub source_root: Option<PathBuf>,
 }
 
 impl BindingCompile {
@@ -104,6 +122,9 @@ impl BindingCompile {
                 a.extend(["-std=c++17", "-O2", "-fPIC"].map(String::from));
                 if let Some(abi) = self.cxx11_abi {
                     a.push(format!("-D_GLIBCXX_USE_CXX11_ABI={}", abi as u8));
+                }
+                if let Some(r) = &self.source_root {
+                    a.push(prefix_map(r));
                 }
                 for d in &self.include_dirs {
                     a.push(format!("-I{}", p(d)));
@@ -193,7 +214,7 @@ impl Link {
             Os::Linux => {
                 let mut a = vec![self.linker.clone(), "-shared".into(), "-o".into(), p(out)];
                 a.extend(objects.iter().map(|o| p(o)));
-                a.extend(["-Wl,--as-needed", "-Wl,-z,defs"].map(String::from));
+                a.extend(["-Wl,--as-needed", "-Wl,-z,defs", "-Wl,--strip-all"].map(String::from));
                 a.push(format!("-L{}", p(&self.torch_lib_dir)));
                 a.extend(torch.iter().map(|l| format!("-l{l}")));
                 a.push(format!("-L{}", p(&self.cuda_lib_dir)));
@@ -251,6 +272,7 @@ mod tests {
             arches: arches(),
             ptx: Some("sm_120".parse().unwrap()),
             compression: FatbinCompression::CompressMode,
+            source_root: Some("/repo".into()),
         };
         assert_eq!(
             k.argv(Path::new("/repo/kernels/src/api.cu"), Path::new("/o/k.o")),
@@ -268,6 +290,8 @@ mod tests {
                 "-fPIC",
                 "-Xcompiler",
                 "-fvisibility=hidden",
+                "-Xcompiler",
+                "-ffile-prefix-map=/repo/=",
                 "-I/repo/kernels/include",
                 "-I/tc/nvidia/cu13/include",
                 "-gencode",
@@ -293,6 +317,7 @@ mod tests {
             arches: vec!["sm_90".parse().unwrap()],
             ptx: None,
             compression: FatbinCompression::CompressAll,
+            source_root: None,
         };
         assert_eq!(
             k.argv(
@@ -333,6 +358,7 @@ mod tests {
                 "/t/torch/include/torch/csrc/api/include".into(),
                 "/tc/include".into(),
             ],
+            source_root: Some("/repo/".into()),
         };
         assert_eq!(
             b.argv(
@@ -341,7 +367,7 @@ mod tests {
             )
             .join(" "),
             "g++ -c /repo/bindings/csrc/attention.cpp -o /o/b.o -std=c++17 -O2 -fPIC \
-             -D_GLIBCXX_USE_CXX11_ABI=1 -I/repo/kernels/include -I/t/torch/include \
+             -D_GLIBCXX_USE_CXX11_ABI=1 -ffile-prefix-map=/repo/= -I/repo/kernels/include -I/t/torch/include \
              -I/t/torch/include/torch/csrc/api/include -I/tc/include"
         );
     }
@@ -353,6 +379,7 @@ mod tests {
             cxx: "cl.exe".into(),
             cxx11_abi: None,
             include_dirs: vec![r"C:\t\torch\include".into()],
+            source_root: None,
         };
         assert_eq!(
             b.argv(
@@ -395,7 +422,7 @@ mod tests {
         assert_eq!(
             l.argv(&["/o/k.o".into(), "/o/b.o".into()], Path::new("/b/_C.abi3.so"), Path::new("/b"))
                 .join(" "),
-            "g++ -shared -o /b/_C.abi3.so /o/k.o /o/b.o -Wl,--as-needed -Wl,-z,defs -L/t/torch/lib \
+            "g++ -shared -o /b/_C.abi3.so /o/k.o /o/b.o -Wl,--as-needed -Wl,-z,defs -Wl,--strip-all -L/t/torch/lib \
              -ltorch -ltorch_cpu -lc10 -ltorch_cuda -lc10_cuda -L/tc/nvidia/cu13/lib -l:libcudart.so.13"
         );
     }

@@ -418,6 +418,7 @@ pub fn build(
             arches: w.v.arches.clone(),
             ptx: w.v.ptx,
             compression: tc.cuda.compression,
+            source_root: Some(opts.repo.clone()),
         };
         let mut binc = vec![opts.repo.join("kernels/include")];
         binc.extend(tc.torch.include_dirs.iter().cloned());
@@ -427,6 +428,7 @@ pub fn build(
             cxx: opts.cxx.clone(),
             cxx11_abi: tc.torch.abi.cxx11,
             include_dirs: binc,
+            source_root: Some(opts.repo.clone()),
         };
         let mut planned: Vec<(Kind, String, Vec<String>, String, bool, usize)> = Vec::new();
         for (src, bytes) in &sources.kernels {

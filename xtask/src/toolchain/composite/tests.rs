@@ -560,6 +560,7 @@ fn e2e_provision_and_compile_sm80() {
         arches: vec!["sm_80".parse().unwrap()],
         ptx: Some("sm_80".parse().unwrap()),
         compression: l.compression,
+        source_root: Some(repo.clone()),
     };
     let obj = root.join("attn_exact.o");
     let argv = kc.argv(&repo.join("kernels/src/attn_exact.cu"), &obj);
