@@ -31,8 +31,6 @@ pub enum AuditError {
     Io(#[from] std::io::Error),
     #[error("{}: not a 64-bit ELF shared library the audit can read: {why}", path.display())]
     Parse { path: PathBuf, why: String },
-    #[error("{report}")]
-    Failed { report: AuditReport },
 }
 
 /// One manylinux policy: the highest symbol version of each family allowed.
@@ -143,13 +141,8 @@ pub fn parse_version(name: &str) -> Option<(Family, [u32; 3])> {
         _ => return None,
     };
     let mut v = [0u32; 3];
-    let mut n = 0;
-    for part in rest.split('.') {
-        if n == 3 {
-            return None;
-        }
-        v[n] = part.parse().ok()?;
-        n += 1;
+    for (n, part) in rest.split('.').enumerate() {
+        *v.get_mut(n)? = part.parse().ok()?;
     }
     Some((family, v))
 }
