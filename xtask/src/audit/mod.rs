@@ -165,6 +165,8 @@ pub struct ElfFacts {
     /// C++ runtime entry points the library defines itself (from `.symtab`
     /// and `.dynsym`): a sign libstdc++ was linked in statically.
     pub own_cxx_runtime: Vec<String>,
+    /// The library has C++ exception tables (`.gcc_except_table`).
+    pub cxx_exceptions: bool,
 }
 
 /// Symbols only a C++ runtime defines; a library that defines them carries
@@ -250,6 +252,9 @@ pub fn parse_elf(data: &[u8]) -> Result<ElfFacts, String> {
     }
     facts.own_cxx_runtime.sort();
     facts.own_cxx_runtime.dedup();
+    facts.cxx_exceptions = sections
+        .section_by_name(endian, b".gcc_except_table")
+        .is_some();
     Ok(facts)
 }
 
@@ -349,7 +354,13 @@ pub fn audit(
             ));
         }
     }
-    if let Some(sym) = facts.own_cxx_runtime.first() {
+    // A stripped library shows no own symbols; C++ exception tables without
+    // a libstdc++ dependency tell the same story.
+    let static_cxx = facts.own_cxx_runtime.first().cloned().or_else(|| {
+        (facts.cxx_exceptions && !facts.needed.iter().any(|n| n.starts_with("libstdc++.so")))
+            .then(|| "C++ exception tables but no libstdc++.so dependency".to_string())
+    });
+    if let Some(sym) = static_cxx {
         violations.push(format!(
             "the library defines `{sym}`: libstdc++ is linked in statically, so C++ exceptions \
              (every TORCH_CHECK error) cross between two C++ runtimes and crash the process; \
