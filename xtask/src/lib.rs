@@ -16,6 +16,7 @@ pub mod plan;
 pub mod platform;
 pub mod progress;
 pub mod publish;
+pub mod table;
 pub mod toolchain;
 pub mod versions;
 pub mod wheel;

@@ -101,16 +101,7 @@ pub fn write_index(
     let wheels_dir = dist.join("wheels");
     let mut by_variant: BTreeMap<String, Vec<FileLink>> = BTreeMap::new();
     let mut sums = Vec::new();
-    let mut names: Vec<String> = if wheels_dir.is_dir() {
-        fs_err::read_dir(&wheels_dir)?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".whl") && !n.starts_with('.'))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    names.sort();
+    let names = crate::wheel::list_wheels(&wheels_dir)?;
     if names.is_empty() {
         return Err(IndexError::NoWheels { dir: wheels_dir });
     }

@@ -160,16 +160,7 @@ pub struct Report {
 pub fn collect_local(dist: &Path) -> Result<Vec<LocalAsset>, PublishError> {
     let wheels_dir = dist.join("wheels");
     let sums_path = dist.join("SHA256SUMS");
-    let mut wheels: Vec<String> = if wheels_dir.is_dir() {
-        fs_err::read_dir(&wheels_dir)?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".whl") && !n.starts_with('.'))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    wheels.sort();
+    let wheels = crate::wheel::list_wheels(&wheels_dir)?;
     if wheels.is_empty() {
         return Err(PublishError::NoWheels { dir: wheels_dir });
     }

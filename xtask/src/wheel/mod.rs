@@ -331,6 +331,24 @@ pub fn write_wheel(
     })
 }
 
+/// File names of the finished wheels in `dir` (temporary files of an
+/// interrupted write start with `.` and are left out), sorted. A missing
+/// directory holds none.
+pub fn list_wheels(dir: &Path) -> std::io::Result<Vec<String>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut names = Vec::new();
+    for e in fs_err::read_dir(dir)? {
+        let name = e?.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".whl") && !name.starts_with('.') {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// Lower-case hex sha256 and size of a file, streamed.
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
     let mut f = fs_err::File::open(path)?;
