@@ -101,6 +101,7 @@ def make_qkv(
     vbias    V with a per-channel bias drawn from [8, 9]
     vlarge   V scaled so |V| reaches 3e4
     outliers Q channels scaled 20-100x, K channels offset by 20-100 (std 1 elsewhere)
+    qk_outliers  the same channels scaled 20-100x in both Q and K
     """
     g = torch.Generator(device="cuda").manual_seed(seed)
     dev = "cuda"
@@ -118,6 +119,11 @@ def make_qkv(
         factors = 20 + 80 * torch.rand(len(chans), device=dev, generator=g)
         q[..., chans] *= factors
         k[..., chans] += factors * torch.sign(torch.randn(len(chans), device=dev, generator=g))
+    elif kind == "qk_outliers":
+        chans = torch.randperm(d, device=dev, generator=g)[: max(2, d // 16)]
+        factors = 20 + 80 * torch.rand(len(chans), device=dev, generator=g)
+        q[..., chans] *= factors
+        k[..., chans] *= factors
     elif kind != "normal":
         raise ValueError(kind)
     q, k, v = (t.to(dtype) for t in (q, k, v))

@@ -57,6 +57,26 @@ def test_stress(kind, dtype_name, precision):
     run_case(1, 4, 4, 777, 777, 64, dtype_name, False, precision, kind=kind, seed=1)
 
 
+@pytest.mark.parametrize(
+    "precision",
+    [
+        "exact",
+        pytest.param(
+            "int8",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known limit: with 20-100x outliers in the same channels of Q and K, scores reach "
+                "hundreds and int8 rounding flips near-one-hot rows (CosSim about 0.985, measured on H100); "
+                "use precision='exact' for such models",
+            ),
+        ),
+    ],
+)
+@pytest.mark.parametrize("dtype_name", ["fp16", "bf16"])
+def test_stress_same_channel_qk_outliers(dtype_name, precision):
+    run_case(1, 4, 4, 1025, 1025, 128, dtype_name, False, precision, kind="qk_outliers")
+
+
 @pytest.mark.parametrize("precision", ["exact", "int8"])
 @pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
 @pytest.mark.parametrize("nq,nk", [(77, 1025), (1025, 77), (1, 4097), (300, 299), (128, 4096)])
