@@ -28,12 +28,20 @@ fn have_cc() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Compiles `src` into `dir/name` as a shared library with extra args.
-fn cc(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
-    let c = dir.join(format!("{name}.c"));
+/// Compiles `src` into `dir/name` as a shared library with extra args,
+/// using `compiler` on a source file with extension `ext`.
+fn compile(
+    compiler: &str,
+    ext: &str,
+    dir: &Path,
+    name: &str,
+    src: &str,
+    extra: &[&str],
+) -> PathBuf {
+    let c = dir.join(format!("{name}.{ext}"));
     std::fs::write(&c, src).unwrap();
     let out = dir.join(name);
-    let o = Command::new("cc")
+    let o = Command::new(compiler)
         .args(["-shared", "-fPIC", "-O1", "-o"])
         .arg(&out)
         .arg(&c)
@@ -42,10 +50,20 @@ fn cc(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
         .unwrap();
     assert!(
         o.status.success(),
-        "cc failed: {}",
+        "{compiler} failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
     out
+}
+
+/// A C shared library.
+fn cc(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
+    compile("cc", "c", dir, name, src, extra)
+}
+
+/// A C++ shared library.
+fn cxx(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
+    compile("c++", "cpp", dir, name, src, extra)
 }
 
 fn allowed() -> Allowed {
@@ -205,26 +223,6 @@ fn floors_and_policy_order() {
         r.violations[0].contains("allows up to GLIBCXX_3.4.28"),
         "{r}"
     );
-}
-
-/// Compiles C++ `src` into a shared library with `c++` and extra args.
-fn cxx(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
-    let c = dir.join(format!("{name}.cpp"));
-    std::fs::write(&c, src).unwrap();
-    let out = dir.join(name);
-    let o = Command::new("c++")
-        .args(["-shared", "-fPIC", "-O1", "-o"])
-        .arg(&out)
-        .arg(&c)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "c++ failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 
 use super::build_matrix::{default_options, restrict_arches};
 use super::{FilterArgs, MatrixArgs};
@@ -56,13 +56,7 @@ fn totals(o: &[Outcome]) -> (usize, usize, usize) {
 impl BenchBuildCmd {
     pub fn run(self) -> anyhow::Result<()> {
         let m = self.matrix.load()?;
-        let repo = self
-            .matrix
-            .matrix
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.parent().map(|p| p.to_path_buf()))
-            .context("locating the repository from --matrix")?;
+        let repo = self.matrix.repo_root();
         let filter = FilterArgs {
             only: self.only.clone(),
             ..Default::default()

@@ -287,13 +287,7 @@ pub fn default_options(
 impl BuildMatrixCmd {
     pub fn run(self) -> anyhow::Result<()> {
         let m = self.matrix.load()?;
-        let repo = self
-            .matrix
-            .matrix
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-            .unwrap_or_else(|| PathBuf::from("."));
+        let repo = self.matrix.repo_root();
         let buildable_note = Stderr::new(0);
         let (plan, mode) = prepare(
             self.toolchain,

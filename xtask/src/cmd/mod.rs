@@ -25,6 +25,16 @@ impl MatrixArgs {
     pub fn load(&self) -> Result<Matrix, crate::matrix::MatrixError> {
         Matrix::load(&self.matrix)
     }
+
+    /// The repository the matrix belongs to: its file's directory (`kernels/`
+    /// and `bindings/` are found there), else the current directory.
+    pub fn repo_root(&self) -> PathBuf {
+        self.matrix
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.parent().map(|p| p.to_path_buf()))
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
 }
 
 /// `--only`, `--platform`, `--shard`.
