@@ -440,6 +440,34 @@ fn persistent_failure_gives_up_then_rerun_converges() {
     assert_converged(&fake, &dist, &[]);
 }
 
+/// The `ReleaseApi` methods a fault-injecting wrapper passes straight to
+/// its `inner` client unchanged.
+macro_rules! forward_to_inner {
+    () => {
+        async fn list_releases(&self, next: Option<&str>) -> Result<Page<ReleaseInfo>, ApiError> {
+            self.inner.list_releases(next).await
+        }
+        async fn create_draft(
+            &self,
+            tag: &str,
+            name: &str,
+            target: Option<&str>,
+        ) -> Result<ReleaseInfo, ApiError> {
+            self.inner.create_draft(tag, name, target).await
+        }
+        async fn list_assets(
+            &self,
+            id: u64,
+            next: Option<&str>,
+        ) -> Result<Page<AssetInfo>, ApiError> {
+            self.inner.list_assets(id, next).await
+        }
+        async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
+            self.inner.delete_asset(id).await
+        }
+    };
+}
+
 /// Delegates to the real client; the process "dies" after `after` uploads.
 struct Crashing<'a> {
     inner: &'a GithubApi,
@@ -448,20 +476,7 @@ struct Crashing<'a> {
 }
 
 impl ReleaseApi for Crashing<'_> {
-    async fn list_releases(&self, next: Option<&str>) -> Result<Page<ReleaseInfo>, ApiError> {
-        self.inner.list_releases(next).await
-    }
-    async fn create_draft(
-        &self,
-        tag: &str,
-        name: &str,
-        target: Option<&str>,
-    ) -> Result<ReleaseInfo, ApiError> {
-        self.inner.create_draft(tag, name, target).await
-    }
-    async fn list_assets(&self, id: u64, next: Option<&str>) -> Result<Page<AssetInfo>, ApiError> {
-        self.inner.list_assets(id, next).await
-    }
+    forward_to_inner!();
     async fn upload_asset(
         &self,
         release: &ReleaseInfo,
@@ -474,9 +489,6 @@ impl ReleaseApi for Crashing<'_> {
         }
         self.done.set(self.done.get() + 1);
         self.inner.upload_asset(release, name, path, size).await
-    }
-    async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
-        self.inner.delete_asset(id).await
     }
     async fn publish_release(&self, id: u64) -> Result<ReleaseInfo, ApiError> {
         if self.done.get() >= self.after {
@@ -719,20 +731,7 @@ struct Racing<'a> {
 }
 
 impl ReleaseApi for Racing<'_> {
-    async fn list_releases(&self, next: Option<&str>) -> Result<Page<ReleaseInfo>, ApiError> {
-        self.inner.list_releases(next).await
-    }
-    async fn create_draft(
-        &self,
-        tag: &str,
-        name: &str,
-        target: Option<&str>,
-    ) -> Result<ReleaseInfo, ApiError> {
-        self.inner.create_draft(tag, name, target).await
-    }
-    async fn list_assets(&self, id: u64, next: Option<&str>) -> Result<Page<AssetInfo>, ApiError> {
-        self.inner.list_assets(id, next).await
-    }
+    forward_to_inner!();
     async fn upload_asset(
         &self,
         release: &ReleaseInfo,
@@ -744,9 +743,6 @@ impl ReleaseApi for Racing<'_> {
             self.inner.upload_asset(release, name, path, size).await?;
         }
         self.inner.upload_asset(release, name, path, size).await
-    }
-    async fn delete_asset(&self, id: u64) -> Result<(), ApiError> {
-        self.inner.delete_asset(id).await
     }
     async fn publish_release(&self, id: u64) -> Result<ReleaseInfo, ApiError> {
         self.inner.publish_release(id).await

@@ -31,7 +31,7 @@ use crate::matrix::Package;
 use crate::plan::{HostSupport, Plan, Variant};
 use crate::platform::Os;
 use crate::progress::Progress;
-use crate::toolchain::{self, Cache, Toolchain, ToolkitSpec, TorchSpec};
+use crate::toolchain::{Cache, Toolchain, ToolkitSpec, TorchSpec};
 use crate::wheel::{self, metadata::CoreMetadata, Entry, Source, WheelSpec};
 use command::{BindingCompile, KernelCompile, Link};
 
@@ -677,67 +677,72 @@ fn provision(works: &mut [Work], mode: &ToolchainMode, opts: &Options, progress:
                     return;
                 }
             };
-            let mut toolkits: BTreeMap<String, Result<(toolchain::CudaLayout, Vec<u8>), String>> =
-                BTreeMap::new();
-            let mut torches: BTreeMap<String, Result<(toolchain::TorchLayout, Vec<u8>), String>> =
-                BTreeMap::new();
+            let mut toolkits = BTreeMap::new();
+            let mut torches = BTreeMap::new();
             for w in works.iter_mut() {
-                let ts = ToolkitSpec::for_variant(w.v);
+                let v = w.v;
+                let ts = ToolkitSpec::for_variant(v);
                 let tk = ts.key();
-                let tk_res = toolkits.entry(tk.clone()).or_insert_with(|| {
-                    progress.step(&w.v.id, &format!("toolchain: {}", ts.describe()));
-                    let mut log = Vec::new();
-                    opts.cache
-                        .toolkit(&uv, &ts, &mut log)
-                        .map(|l| (l, log.clone()))
-                        .map_err(|e| format!("{e}\n{}", String::from_utf8_lossy(&log)))
-                });
-                let cuda = match tk_res {
-                    Ok((l, log)) => {
-                        w.log.extend_from_slice(log);
-                        l.clone()
-                    }
-                    Err(e) => {
-                        w.failed = Some(format!("toolkit: {}", e.lines().next().unwrap_or("")));
-                        w.log.extend_from_slice(e.as_bytes());
-                        continue;
-                    }
+                let Some(cuda) = provision_once(&mut toolkits, &tk, "toolkit", w, |log| {
+                    progress.step(&v.id, &format!("toolchain: {}", ts.describe()));
+                    opts.cache.toolkit(&uv, &ts, log)
+                }) else {
+                    continue;
                 };
-                let tsp = TorchSpec::for_variant(w.v);
+                let tsp = TorchSpec::for_variant(v);
                 let tkey = tsp.key();
-                let t_res = torches.entry(tkey.clone()).or_insert_with(|| {
-                    progress.step(&w.v.id, &format!("toolchain: {}", tsp.requirement()));
-                    let mut log = Vec::new();
-                    opts.cache
-                        .torch(&uv, &tsp, &mut log)
-                        .map(|l| (l, log.clone()))
-                        .map_err(|e| format!("{e}\n{}", String::from_utf8_lossy(&log)))
+                let Some(t) = provision_once(&mut torches, &tkey, "torch", w, |log| {
+                    progress.step(&v.id, &format!("toolchain: {}", tsp.requirement()));
+                    opts.cache.torch(&uv, &tsp, log)
+                }) else {
+                    continue;
+                };
+                let _ = writeln!(
+                    w.log,
+                    "toolchain: nvcc {} at {}; torch {} at {}; C++ ABI from {}",
+                    cuda.version,
+                    cuda.nvcc.display(),
+                    t.version,
+                    t.root.display(),
+                    t.abi.source
+                );
+                w.tc = Some(Toolchain {
+                    cuda,
+                    torch: t,
+                    cuda_id: tk,
+                    torch_id: tkey,
                 });
-                match t_res {
-                    Ok((t, log)) => {
-                        w.log.extend_from_slice(log);
-                        let _ = writeln!(
-                            w.log,
-                            "toolchain: nvcc {} at {}; torch {} at {}; C++ ABI from {}",
-                            cuda.version,
-                            cuda.nvcc.display(),
-                            t.version,
-                            t.root.display(),
-                            t.abi.source
-                        );
-                        w.tc = Some(Toolchain {
-                            cuda,
-                            torch: t.clone(),
-                            cuda_id: tk,
-                            torch_id: tkey,
-                        });
-                    }
-                    Err(e) => {
-                        w.failed = Some(format!("torch: {}", e.lines().next().unwrap_or("")));
-                        w.log.extend_from_slice(e.as_bytes());
-                    }
-                }
             }
+        }
+    }
+}
+
+/// Provisions a toolchain part once per cache key for every variant sharing
+/// it. The variant gets the provisioning log, or fails with the error's first
+/// line (the whole error and log go to its log).
+fn provision_once<L: Clone, E: std::fmt::Display>(
+    memo: &mut BTreeMap<String, Result<(L, Vec<u8>), String>>,
+    key: &str,
+    what: &str,
+    w: &mut Work<'_>,
+    provision: impl FnOnce(&mut Vec<u8>) -> Result<L, E>,
+) -> Option<L> {
+    let res = memo.entry(key.to_string()).or_insert_with(|| {
+        let mut log = Vec::new();
+        match provision(&mut log) {
+            Ok(l) => Ok((l, log)),
+            Err(e) => Err(format!("{e}\n{}", String::from_utf8_lossy(&log))),
+        }
+    });
+    match res {
+        Ok((l, log)) => {
+            w.log.extend_from_slice(log);
+            Some(l.clone())
+        }
+        Err(e) => {
+            w.failed = Some(format!("{what}: {}", e.lines().next().unwrap_or("")));
+            w.log.extend_from_slice(e.as_bytes());
+            None
         }
     }
 }

@@ -321,6 +321,20 @@ impl GithubApi {
         ))
     }
 
+    /// One page of a listing: `next` (a Link header's URL) or the first page.
+    async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        next: Option<&str>,
+        first: impl FnOnce() -> String,
+    ) -> Result<Page<T>, ApiError> {
+        let url = next.map_or_else(first, String::from);
+        let (headers, items) = self.json(Method::GET, &url, None).await?;
+        Ok(Page {
+            items,
+            next: next_link(&headers),
+        })
+    }
+
     async fn json<T: serde::de::DeserializeOwned>(
         &self,
         method: Method,
@@ -351,14 +365,8 @@ impl GithubApi {
 
 impl ReleaseApi for GithubApi {
     async fn list_releases(&self, next: Option<&str>) -> Result<Page<ReleaseInfo>, ApiError> {
-        let url = next
-            .map(String::from)
-            .unwrap_or_else(|| self.repo_url("releases?per_page=100"));
-        let (headers, items) = self.json(Method::GET, &url, None).await?;
-        Ok(Page {
-            items,
-            next: next_link(&headers),
-        })
+        self.page(next, || self.repo_url("releases?per_page=100"))
+            .await
     }
 
     async fn create_draft(
@@ -382,14 +390,10 @@ impl ReleaseApi for GithubApi {
         release_id: u64,
         next: Option<&str>,
     ) -> Result<Page<AssetInfo>, ApiError> {
-        let url = next.map(String::from).unwrap_or_else(|| {
+        self.page(next, || {
             self.repo_url(&format!("releases/{release_id}/assets?per_page=100"))
-        });
-        let (headers, items) = self.json(Method::GET, &url, None).await?;
-        Ok(Page {
-            items,
-            next: next_link(&headers),
         })
+        .await
     }
 
     async fn upload_asset(
