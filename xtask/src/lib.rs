@@ -17,6 +17,9 @@ pub mod platform;
 pub mod progress;
 pub mod publish;
 pub mod table;
+#[doc(hidden)]
+pub mod testing;
 pub mod toolchain;
+pub mod verify;
 pub mod versions;
 pub mod wheel;

@@ -20,6 +20,8 @@ enum Command {
     BuildMatrix(cmd::build_matrix::BuildMatrixCmd),
     /// Time a cold farm build vs per-variant rebuilds vs a no-op re-run (not a test).
     BenchBuild(cmd::bench_build::BenchBuildCmd),
+    /// Load-test built wheels: pip-install each from the farm's index under its own torch, import, check ops (no GPU).
+    Verify(cmd::verify::VerifyCmd),
     /// Write the per-variant pip indexes, landing page and SHA256SUMS from dist/wheels.
     Index(cmd::index::IndexCmd),
     /// Upload dist/ to the GitHub Release (draft, verify digests, publish); safe to re-run.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Plan(c) => c.run(),
         Command::BuildMatrix(c) => c.run(),
         Command::BenchBuild(c) => c.run(),
+        Command::Verify(c) => c.run(),
         Command::Index(c) => c.run(),
         Command::Publish(c) => c.run(),
         Command::Ci(c) => c.run(),

@@ -17,7 +17,7 @@ use xtask::matrix::Matrix;
 use xtask::plan::Plan;
 use xtask::platform::Platform;
 use xtask::progress::Silent;
-use xtask::toolchain::layout::{CudaLayout, CxxAbi, FatbinCompression, TorchLayout};
+use xtask::toolchain::layout::{CudaLayout, CxxAbi, CxxStd, FatbinCompression, TorchLayout};
 use xtask::toolchain::{Cache, Toolchain};
 
 fn sh(cmd: &str) {
@@ -25,11 +25,10 @@ fn sh(cmd: &str) {
     assert!(st.success(), "{cmd}");
 }
 
-fn have(prog: &str) -> bool {
-    Command::new(prog)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// gcc and g++ build the fixture; missing ones fail unless ATTNFARM_ALLOW_SKIP=1.
+fn have_compilers() -> bool {
+    let why = "the build-engine tests (fixture libraries and the fake nvcc)";
+    xtask::testing::require_tool("gcc", &[], why) && xtask::testing::require_tool("g++", &[], why)
 }
 
 fn write(p: &Path, text: &str) {
@@ -81,7 +80,7 @@ fn fixture(tag: &str) -> Fixture {
     write(
         &cuda.join("bin/nvcc"),
         "#!/bin/sh\n# fake nvcc: -c SRC -o OUT ... ; -I flags pass through\n\
-         case \"$*\" in *compute_75*) echo 'fake nvcc: sm_75 is broken here' >&2; exit 1;; esac\n\
+         case \"$*\" in *compute_75*) echo 'nvcc warning : this line is noise' >&2; echo 'kernels/src/k.cu(2): error: fake nvcc: sm_75 is broken here' >&2; echo '1 error detected in the compilation of \"kernels/src/k.cu\".' >&2; exit 1;; esac\n\
          src=\"\"; out=\"\"; inc=\"\"\n\
          while [ $# -gt 0 ]; do case \"$1\" in -c) src=\"$2\"; shift;; -o) out=\"$2\"; shift;; -I*) inc=\"$inc $1\";; esac; shift; done\n\
          echo \"$src\" >> \"$(dirname \"$0\")/../calls.log\"\n\
@@ -124,6 +123,10 @@ fn fixture(tag: &str) -> Fixture {
             cuda: Some("13.0".into()),
             abi: CxxAbi {
                 cxx11: Some(true),
+                source: "fixture".into(),
+            },
+            cxx_std: CxxStd {
+                year: 17,
                 source: "fixture".into(),
             },
             include_dirs: vec![
@@ -180,8 +183,7 @@ fn nvcc_calls(f: &Fixture) -> usize {
 
 #[test]
 fn object_cache_reuses_and_invalidates() {
-    if !have("g++") || !have("gcc") {
-        eprintln!("skipped: needs gcc and g++");
+    if !have_compilers() {
         return;
     }
     let f = fixture("cache");
@@ -273,8 +275,7 @@ fn object_cache_reuses_and_invalidates() {
 
 #[test]
 fn a_failing_variant_does_not_stop_the_others() {
-    if !have("g++") || !have("gcc") {
-        eprintln!("skipped: needs gcc and g++");
+    if !have_compilers() {
         return;
     }
     let f = fixture("fail");
@@ -293,7 +294,12 @@ fn a_failing_variant_does_not_stop_the_others() {
         build::summary_table(&out)
     );
     match &out[1].status {
-        Status::Failed(msg) => assert!(msg.contains("compiling kernels/src/k.cu failed"), "{msg}"),
+        // The summary names the compiler's first real error line, per object.
+        Status::Failed(msg) => assert_eq!(
+            msg,
+            "compiling kernels/src/k.cu failed: kernels/src/k.cu(2): error: fake nvcc: sm_75 is broken here; \
+             compiling kernels/src/k2.cu failed: kernels/src/k.cu(2): error: fake nvcc: sm_75 is broken here"
+        ),
         s => panic!("{s:?}"),
     }
     let log = fs_err::read_to_string(out[1].log.as_ref().unwrap()).unwrap();
@@ -309,4 +315,86 @@ fn a_failing_variant_does_not_stop_the_others() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, [out[0].wheel.clone().unwrap()]);
+}
+
+/// torch's headers need C++20 (read from the torch tree); a host compiler
+/// without it fails the variant with a message naming torch, the standard and
+/// the compiler to use, before anything is compiled. One that has it compiles
+/// the binding with `-std=c++20` (and the kernels stay at C++17).
+#[test]
+fn the_cxx_standard_comes_from_torch_and_is_probed() {
+    if !have_compilers() {
+        return;
+    }
+    let f = fixture("std");
+    let p = plan(&f, &["cu13-torch2.11-linux_x86_64"]);
+    let mut tc = f.tc.clone();
+    tc.torch.cxx_std = CxxStd {
+        year: 20,
+        source: "torch/utils/cpp_extension.py: common_cflags has -std=c++20".into(),
+    };
+    let mode = ToolchainMode::Ambient(Box::new(tc));
+
+    // An "old g++": rejects -std=c++20 the way GCC 9 does, otherwise g++.
+    let old = f.root.join("old-gxx");
+    write(
+        &old,
+        "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in -std=c++20) \
+         echo \"g++: error: unrecognized command-line option '-std=c++20'; did you mean '-std=c++2a'?\" >&2; exit 1;; esac; done\n\
+         exec g++ \"$@\"\n",
+    );
+    sh(&format!("chmod +x {}", old.display()));
+    let mut opts = options(&f);
+    opts.cxx = old.display().to_string();
+    let out = build::build(&p, &mode, &opts, &Silent).unwrap();
+    match &out[0].status {
+        Status::Failed(msg) => {
+            assert!(
+                msg.starts_with("torch 2.11.0+cu130 needs C++20 (torch/utils/cpp_extension.py: common_cflags has -std=c++20), but the host compiler `"),
+                "{msg}"
+            );
+            assert!(
+                msg.contains("unrecognized command-line option '-std=c++20'"),
+                "{msg}"
+            );
+            assert!(
+                msg.ends_with("Use GCC 10 or newer (or Clang 10+); set CXX to it"),
+                "{msg}"
+            );
+        }
+        s => panic!("{s:?}"),
+    }
+    assert_eq!(
+        nvcc_calls(&f),
+        0,
+        "nothing compiles for a variant that cannot"
+    );
+
+    // The real g++ speaks C++20: the binding gets -std=c++20, kernels -std=c++17.
+    let out = build::build(&p, &mode, &options(&f), &Silent).unwrap();
+    assert_eq!(
+        out[0].status,
+        Status::Built,
+        "{}",
+        build::summary_table(&out)
+    );
+    let log = fs_err::read_to_string(out[0].log.as_ref().unwrap()).unwrap();
+    assert!(
+        log.contains("C++ standard for the binding: C++20 (torch/utils/cpp_extension.py"),
+        "{log}"
+    );
+    let binding_line = log
+        .lines()
+        .find(|l| l.contains("bindings/csrc/b.cpp -o"))
+        .unwrap();
+    assert!(binding_line.contains(" -std=c++20 "), "{binding_line}");
+    let wheel = opts.out.join("wheels").join(out[0].wheel.as_ref().unwrap());
+    let mut zip = zip::ZipArchive::new(fs_err::File::open(&wheel).unwrap()).unwrap();
+    let mut info = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("attnfarm/_build_info.py").unwrap(),
+        &mut info,
+    )
+    .unwrap();
+    assert!(info.contains("BINDING_CXX_STD = 20\n"), "{info}");
 }

@@ -21,11 +21,14 @@ fn tmpdir(tag: &str) -> Dir {
     Dir(d)
 }
 
+/// The C compiler these tests build real ELF libraries with; a missing one
+/// fails the test unless ATTNFARM_ALLOW_SKIP=1.
 fn have_cc() -> bool {
-    Command::new("cc")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    crate::testing::require_tool(
+        "cc",
+        &[],
+        "the audit tests (they compile real ELF libraries)",
+    )
 }
 
 /// Compiles `src` into `dir/name` as a shared library with extra args,
@@ -100,7 +103,6 @@ fn version_names() {
 #[test]
 fn clean_library_is_manylinux_2_17() {
     if !have_cc() {
-        eprintln!("skipped: no `cc` on this machine");
         return;
     }
     let d = tmpdir("clean");
@@ -119,7 +121,6 @@ fn clean_library_is_manylinux_2_17() {
 #[test]
 fn every_violation_at_once() {
     if !have_cc() {
-        eprintln!("skipped: no `cc` on this machine");
         return;
     }
     let d = tmpdir("bad");
@@ -173,7 +174,6 @@ int d(void) { return foo(); }
 #[test]
 fn runpath_origin_is_fine_and_allowed_libs_pass() {
     if !have_cc() {
-        eprintln!("skipped: no `cc` on this machine");
         return;
     }
     let d = tmpdir("ok");
@@ -227,8 +227,7 @@ fn floors_and_policy_order() {
 
 #[test]
 fn statically_linked_libstdcxx_is_refused() {
-    if !have_cc() {
-        eprintln!("skipped: no C compiler");
+    if !have_cc() || !crate::testing::require_tool("c++", &[], "the static libstdc++ audit test") {
         return;
     }
     let d = tmpdir("static-cxx");

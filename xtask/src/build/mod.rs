@@ -396,8 +396,9 @@ pub fn build(
     let mut jobs: Vec<Job> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     let obj_dir = opts.objects.clone();
+    let mut std_probes: BTreeMap<u32, Result<(), String>> = BTreeMap::new();
     for (wi, w) in works.iter_mut().enumerate() {
-        let Some(tc) = &w.tc else { continue };
+        let Some(tc) = w.tc.clone() else { continue };
         let os = w.v.platform.os();
         let ext = command::object_ext(os);
         let private = opts.out.join("build").join(&w.v.id).join("obj");
@@ -427,9 +428,31 @@ pub fn build(
             os,
             cxx: opts.cxx.clone(),
             cxx11_abi: tc.torch.abi.cxx11,
+            cxx_std: tc.torch.cxx_std.year,
             include_dirs: binc,
             source_root: Some(opts.repo.clone()),
         };
+        // torch's headers need the standard torch builds extensions with; a
+        // host compiler without it is a clear error, not a wall of templates.
+        let year = tc.torch.cxx_std.year;
+        let probe = std_probes
+            .entry(year)
+            .or_insert_with(|| probe_std(opts, os, year));
+        let _ = writeln!(
+            w.log,
+            "C++ standard for the binding: C++{year} ({})",
+            tc.torch.cxx_std.source
+        );
+        if let Err(why) = probe {
+            w.failed = Some(format!(
+                "torch {} needs C++{year} ({}), but the host compiler `{}` cannot compile C++{year}: {why}. Use {}",
+                tc.torch.version,
+                tc.torch.cxx_std.source,
+                opts.cxx,
+                command::std_compiler_hint(os, year)
+            ));
+            continue;
+        }
         let mut planned: Vec<(Kind, String, Vec<String>, String, bool, usize)> = Vec::new();
         for (src, bytes) in &sources.kernels {
             let t = kc.argv(src, Path::new(keys::OUT));
@@ -747,6 +770,46 @@ fn provision_once<L: Clone, E: std::fmt::Display>(
     }
 }
 
+/// Does the host C++ compiler implement C++`year`? Err: its first error line.
+fn probe_std(opts: &Options, os: Os, year: u32) -> Result<(), String> {
+    let dir = opts.out.join("build");
+    fs_err::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let src = dir.join(format!("std_probe_cxx{year}.cpp"));
+    let text = command::std_probe_source(year);
+    if fs_err::read_to_string(&src).ok().as_deref() != Some(text.as_str()) {
+        fs_err::write(&src, &text).map_err(|e| e.to_string())?;
+    }
+    let (ok, out) = run_argv(&command::std_probe_argv(os, &opts.cxx, year, &src))?;
+    if ok {
+        Ok(())
+    } else {
+        Err(first_compiler_error(&String::from_utf8_lossy(&out)))
+    }
+}
+
+/// The first line of a compiler's output that states an error (gcc/clang
+/// `file:1:2: error: …`, nvcc `file(3): error: …`, MSVC `file(3): error C2065: …`,
+/// `fatal error`), else its last non-empty line.
+pub fn first_compiler_error(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let is_error = |l: &&&str| {
+        let low = l.to_lowercase();
+        (low.contains("error:") || low.contains("error c") || low.contains("fatal error"))
+            && !low.contains("error detected in the compilation")
+            && !low.contains("errors detected in the compilation")
+    };
+    lines
+        .iter()
+        .find(is_error)
+        .or(lines.last())
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "(no output)".into())
+}
+
 /// Compiles one object (or finds it in the cache). Ok(true): compiled now.
 fn run_job(
     job: &Job,
@@ -790,7 +853,11 @@ fn run_job(
     );
     if !ok || !tmp.is_file() {
         let _ = fs_err::remove_file(&tmp);
-        return Err(format!("compiling {} failed", job.label));
+        return Err(format!(
+            "compiling {} failed: {}",
+            job.label,
+            first_compiler_error(&String::from_utf8_lossy(&out))
+        ));
     }
     if !unchanged() {
         let _ = fs_err::remove_file(&tmp);
@@ -875,7 +942,13 @@ fn finish(
                 && !(e.path.starts_with(&format!("{pkg_dir}/_C.")))
         })
         .collect();
-    let info = info::render(v, &tc.torch.version, pages, &opts.revision);
+    let info = info::render(
+        v,
+        &tc.torch.version,
+        tc.torch.cxx_std.year,
+        pages,
+        &opts.revision,
+    );
     payload.push(Entry::bytes(
         format!("{pkg_dir}/_build_info.py"),
         info.clone(),

@@ -55,6 +55,12 @@ pub struct BuildMatrixCmd {
     /// Do not write the index at the end.
     #[arg(long)]
     pub no_index: bool,
+    /// Then load-test every wheel built (see `cargo xtask verify`).
+    #[arg(long)]
+    pub verify: bool,
+    /// `--verify`: environments set up at once.
+    #[arg(long, default_value_t = 2)]
+    pub verify_jobs: usize,
 }
 
 /// Zip timestamps: SOURCE_DATE_EPOCH, else the commit time, else 1980-01-01.
@@ -177,6 +183,7 @@ pub fn ambient_variant(
                 host: HostSupport::Yes,
                 runner: settings.map(|s| s.runner.clone()).unwrap_or_default(),
                 container: None,
+                load_test: vec![],
             }
         }
     };
@@ -193,6 +200,9 @@ pub fn ambient_variant(
         v.platform_tag.clone(),
     );
     v.host = HostSupport::Yes;
+    // The Python's own torch may be a local build no index serves: an
+    // ambient wheel is load-tested by the user's own import, not by `verify`.
+    v.load_test.clear();
     Ok(v)
 }
 
@@ -326,17 +336,42 @@ impl BuildMatrixCmd {
                 Err(e) => progress.note(&format!("index not written: {e}")),
             }
         }
+        let verified = if self.verify {
+            let mut built = plan.clone();
+            built.variants.retain(|v| {
+                outcomes
+                    .iter()
+                    .any(|o| o.id == v.id && o.wheel.is_some() && !o.failed())
+            });
+            if built.variants.is_empty() {
+                progress.note("--verify: no wheel was built, nothing to load-test");
+                Ok(())
+            } else {
+                let full = Plan::from_matrix(&m, Platform::host());
+                let vprogress = Stderr::new(super::verify::units(&built));
+                let vopts = crate::verify::Options {
+                    dist: self.out.clone(),
+                    python: self.python.clone(),
+                    cache: opts.cache.clone(),
+                    jobs: self.verify_jobs,
+                    keep_envs: false,
+                };
+                super::verify::run_verify(&built, &full, &vopts, &vprogress)
+            }
+        } else {
+            Ok(())
+        };
         if !failed.is_empty() {
             bail!("{} variant(s) failed: {}", failed.len(), failed.join(", "));
         }
-        Ok(())
+        verified
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toolchain::layout::{CudaLayout, CxxAbi, FatbinCompression, TorchLayout};
+    use crate::toolchain::layout::{CudaLayout, CxxAbi, CxxStd, FatbinCompression, TorchLayout};
 
     fn matrix() -> Matrix {
         let text =
@@ -361,6 +396,10 @@ mod tests {
                 cuda: Some("13.0".into()),
                 abi: CxxAbi {
                     cxx11: Some(true),
+                    source: "test".into(),
+                },
+                cxx_std: CxxStd {
+                    year: 17,
                     source: "test".into(),
                 },
                 include_dirs: vec![],

@@ -61,6 +61,19 @@ pub struct Variant {
     pub runner: String,
     /// Container image Linux builds run in (from the matrix).
     pub container: Option<String>,
+    /// The torch releases `cargo xtask verify` installs the wheel under, one
+    /// fresh environment each: a per-minor wheel only its own build.
+    pub load_test: Vec<LoadTestTorch>,
+}
+
+/// One torch release a wheel is load-tested under, and where it comes from.
+/// Ex) `torch==2.9.1` from the installer's default index
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadTestTorch {
+    pub build: TorchRelease,
+    /// The CUDA build of that release (what `torch.version.cuda` must say).
+    pub cuda: CudaVersion,
+    pub source: IndexSource,
 }
 
 impl Variant {
@@ -155,6 +168,11 @@ impl Plan {
                     host: host_support,
                     runner: settings.runner.clone(),
                     container: settings.container.clone(),
+                    load_test: vec![LoadTestTorch {
+                        build: t.build,
+                        cuda: t.cuda,
+                        source: t.source[&platform].clone(),
+                    }],
                 });
             }
         }

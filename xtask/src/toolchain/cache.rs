@@ -559,14 +559,14 @@ mod tests {
     /// leaves no cache entry behind. Offline: the index is a missing local dir.
     #[test]
     fn failed_download_names_package_version_and_index() {
-        let have_uv = std::process::Command::new("uv")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !have_uv {
-            eprintln!("skipped: no uv on PATH");
-            return;
-        }
+        // The uv the farm itself uses: on PATH, or installed into its cache.
+        let mut uv_log = Vec::new();
+        let uv = Cache::locate().uv(&mut uv_log).unwrap_or_else(|e| {
+            panic!(
+                "uv is needed (on PATH or installed by the farm with pip): {e}\n{}",
+                String::from_utf8_lossy(&uv_log)
+            )
+        });
         let root = std::env::temp_dir().join(format!("attnfarm-dl-{}", std::process::id()));
         let cache = Cache { root: root.clone() };
         let spec = TorchSpec {
@@ -580,10 +580,7 @@ mod tests {
             uv_platform: "x86_64-manylinux_2_28".into(),
         };
         let mut log = Vec::new();
-        let err = cache
-            .torch(Path::new("uv"), &spec, &mut log)
-            .unwrap_err()
-            .to_string();
+        let err = cache.torch(&uv, &spec, &mut log).unwrap_err().to_string();
         assert!(
             err.starts_with("downloading torch==2.9.1 from nowhere (file:///nonexistent/attnfarm-test/simple) failed"),
             "{err}"

@@ -40,6 +40,15 @@ pub struct CxxAbi {
     pub source: String,
 }
 
+/// The C++ standard torch's headers are compiled with, and which file said so.
+/// Ex) 20 from `torch/utils/cpp_extension.py: common_cflags += ['-std=c++20', …]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CxxStd {
+    /// Ex) 17, 20
+    pub year: u32,
+    pub source: String,
+}
+
 /// A torch package tree. Ex) root `<cache>/torch/torch2.11.0-…/torch`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TorchLayout {
@@ -49,6 +58,8 @@ pub struct TorchLayout {
     /// `torch.version.cuda`. Ex) `13.0`; None for a CPU build.
     pub cuda: Option<String>,
     pub abi: CxxAbi,
+    /// What torch's own extension builder passes (`-std=c++NN`).
+    pub cxx_std: CxxStd,
     pub include_dirs: Vec<PathBuf>,
     pub lib_dir: PathBuf,
     /// File names in `lib_dir` (the libraries the wheel may need from torch).
@@ -347,6 +358,93 @@ pub fn read_cxx_abi(torch_root: &Path, os: Os) -> Result<CxxAbi, String> {
     ))
 }
 
+/// The standard in the first `-std=c++NN` / `/std:c++NN` of `text`, if any.
+fn std_at(text: &str) -> Option<u32> {
+    for pat in ["-std=c++", "/std:c++"] {
+        if let Some(i) = text.find(pat) {
+            let digits: String = text[i + pat.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            if let Ok(n) = digits.parse::<u32>() {
+                if matches!(n, 11 | 14 | 17 | 20 | 23 | 26) {
+                    return Some(n);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The flag torch's extension builder adds for every host C++ compile, from
+/// `torch/utils/cpp_extension.py`: the `common_cflags += ['-std=c++NN', …]`
+/// line (Unix ninja builds). Docstring examples do not count.
+pub fn std_from_cpp_extension(text: &str) -> Option<u32> {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("common_cflags += [") && !l.starts_with('#'))
+        .find_map(std_at)
+}
+
+/// `target_compile_features(torch INTERFACE cxx_std_NN)` or
+/// `CMAKE_CXX_STANDARD NN` in torch's cmake config.
+pub fn std_from_cmake(text: &str) -> Option<u32> {
+    let mut best = None;
+    for l in text.lines().map(str::trim) {
+        if l.starts_with('#') {
+            continue;
+        }
+        let n = if let Some(i) = l.find("INTERFACE cxx_std_") {
+            l[i + "INTERFACE cxx_std_".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect::<String>()
+                .parse()
+                .ok()
+        } else if let Some(i) = l.find("CMAKE_CXX_STANDARD ") {
+            l[i + "CMAKE_CXX_STANDARD ".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect::<String>()
+                .parse()
+                .ok()
+        } else {
+            None
+        };
+        best = best.max(n);
+    }
+    best
+}
+
+/// Reads the C++ standard torch's headers need from torch's own files:
+/// `utils/cpp_extension.py` (what torch passes when it builds extensions),
+/// else its cmake config. Never assumed: a tree that says neither is an error.
+pub fn read_cxx_std(torch_root: &Path) -> Result<CxxStd, String> {
+    let ext = torch_root.join("utils/cpp_extension.py");
+    if let Ok(text) = fs_err::read_to_string(&ext) {
+        if let Some(year) = std_from_cpp_extension(&text) {
+            return Ok(CxxStd {
+                year,
+                source: format!("torch/utils/cpp_extension.py: common_cflags has -std=c++{year}"),
+            });
+        }
+    }
+    let rel = "share/cmake/Torch/TorchConfig.cmake";
+    if let Ok(text) = fs_err::read_to_string(torch_root.join(rel)) {
+        if let Some(year) = std_from_cmake(&text) {
+            return Ok(CxxStd {
+                year,
+                source: format!("torch/{rel}: cxx_std_{year}"),
+            });
+        }
+    }
+    Err(format!(
+        "the C++ standard of the torch at {} (no `common_cflags += ['-std=c++NN'` in \
+         utils/cpp_extension.py, no cxx_std_NN in {rel})",
+        torch_root.display()
+    ))
+}
+
 /// Finds torch's headers and libraries under a torch package directory.
 pub fn find_torch(torch_root: &Path, os: Os) -> Result<TorchLayout, String> {
     let vp = torch_root.join("version.py");
@@ -377,11 +475,13 @@ pub fn find_torch(torch_root: &Path, os: Os) -> Result<TorchLayout, String> {
         }
     }
     let abi = read_cxx_abi(torch_root, os)?;
+    let cxx_std = read_cxx_std(torch_root)?;
     Ok(TorchLayout {
         root: torch_root.to_path_buf(),
         version,
         cuda,
         abi,
+        cxx_std,
         include_dirs: vec![include, api],
         lib_dir,
         libs,
@@ -415,6 +515,33 @@ mod tests {
         assert_eq!(
             parse_torch_version_py(cpu),
             Some(("2.8.0+cpu".into(), None))
+        );
+    }
+
+    #[test]
+    fn cxx_standard_from_torch_files() {
+        // torch 2.11's and 2.14's cpp_extension.py, abridged: docstring
+        // examples name other standards and must not count.
+        let t211 = "    minimum required compiler flags (e.g. ``-std=c++17``) as well as mixed\n\
+                    ...  extra_compile_args={'cxx': ['-g', '-std=c++20', '-fPIC']})\n\
+                    \x20   common_cflags += ['-std=c++17', '-fPIC']\n\
+                    \x20       cflags = common_cflags + ['/std:c++17'] + extra_cflags\n";
+        assert_eq!(std_from_cpp_extension(t211), Some(17));
+        let t214 = "    common_cflags += ['-std=c++20', '-fPIC']\n";
+        assert_eq!(std_from_cpp_extension(t214), Some(20));
+        assert_eq!(std_from_cpp_extension("cflags = ['-std=c++20']\n"), None);
+        assert_eq!(
+            std_from_cpp_extension("# common_cflags += ['-std=c++20']\n"),
+            None
+        );
+        // torch 2.15's TorchConfig.cmake.
+        let cmake = "  if(\"cxx_std_20\" IN_LIST CMAKE_CXX_COMPILE_FEATURES)\n\
+                     \x20   target_compile_features(torch INTERFACE cxx_std_20)\n";
+        assert_eq!(std_from_cmake(cmake), Some(20));
+        assert_eq!(std_from_cmake("set(CMAKE_CXX_STANDARD 17)\n"), Some(17));
+        assert_eq!(
+            std_from_cmake("set(TORCH_CXX_FLAGS \"-D_GLIBCXX_USE_CXX11_ABI=1\")\n"),
+            None
         );
     }
 

@@ -1,0 +1,47 @@
+//! Helpers for the test suites (unit and integration). Not part of the farm.
+//!
+//! A test that needs a tool (a C compiler, uv, auditwheel) **fails** when the
+//! tool is missing, so a machine without it cannot turn the suite green by
+//! skipping. `ATTNFARM_ALLOW_SKIP=1` turns that into an explicit skip, printed
+//! as `SKIPPED: …` on stderr (a developer's machine without the tool).
+
+/// Whether `ATTNFARM_ALLOW_SKIP=1` is set.
+pub fn skips_allowed() -> bool {
+    std::env::var("ATTNFARM_ALLOW_SKIP").is_ok_and(|v| v == "1")
+}
+
+/// Does `program --version` (or `probe` if given) run and exit 0?
+pub fn tool_answers(program: &str, probe: &[&str]) -> bool {
+    let args: &[&str] = if probe.is_empty() {
+        &["--version"]
+    } else {
+        probe
+    };
+    std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// true: `program` answers. false: it is missing and skips are allowed (the
+/// skip is printed). Panics otherwise, naming the tool and what needs it.
+pub fn require_tool(program: &str, probe: &[&str], needed_for: &str) -> bool {
+    if tool_answers(program, probe) {
+        return true;
+    }
+    if skips_allowed() {
+        eprintln!("SKIPPED (ATTNFARM_ALLOW_SKIP=1): `{program}` is missing; it is needed for {needed_for}");
+        return false;
+    }
+    panic!(
+        "`{program}` is missing (or `{program} {}` failed); it is needed for {needed_for}. \
+         Install it, or set ATTNFARM_ALLOW_SKIP=1 to skip such tests explicitly.",
+        if probe.is_empty() {
+            "--version".to_string()
+        } else {
+            probe.join(" ")
+        }
+    );
+}
