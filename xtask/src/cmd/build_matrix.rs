@@ -346,6 +346,12 @@ impl BuildMatrixCmd {
             if built.variants.is_empty() {
                 progress.note("--verify: no wheel was built, nothing to load-test");
                 Ok(())
+            } else if super::verify::units(&built) == 0 {
+                progress.note(
+                    "--verify: an ambient build uses this Python's own torch; import it here \
+                     (`python -m attnfarm`) instead of a load test in a fresh environment",
+                );
+                Ok(())
             } else {
                 let full = Plan::from_matrix(&m, Platform::host());
                 let vprogress = Stderr::new(super::verify::units(&built));
