@@ -224,9 +224,10 @@ std::string cuda_failure_message(const char* kernel, int device_index) {
 }
 
 // precision="auto" runs INT8-QK + FP8 P.V on Ada (sm_89) and consumer
-// Blackwell (sm_12x), where e4m3 mma.sync is twice as fast as fp16; elsewhere
-// INT8 + fp16/bf16 P.V (sm_80/86 have no fp8 mma; Hopper and sm_100 have
-// faster paths than mma.sync). See bindings/README.md.
+// Blackwell (sm_12x), which have native e4m3 mma.sync; elsewhere INT8 +
+// fp16/bf16 P.V (sm_80/86 have no fp8 mma; on sm_90/sm_100 ptxas emulates
+// e4m3 mma.sync with fp16 MMAs, slower than int8). Same rule as
+// attnfarm._compat.auto_precision; table in bindings/README.md.
 int device_sm(int device_index) {  // 89 for sm_89; 0 if unknown
   int major = 0, minor = 0;
   if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_index) != cudaSuccess ||

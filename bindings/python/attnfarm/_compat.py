@@ -183,10 +183,10 @@ def sass_list(info: ModuleType) -> List[str]:
 # Rows: (archs, example GPUs, what precision="auto" runs, precision="int8fp8").
 ARCH_PATHS: Tuple[Tuple[str, str, str, str], ...] = (
     ("sm_80, sm_86", "A100, A10, RTX 30xx", "int8", "refused: no FP8 tensor cores (auto uses int8 + fp16/bf16 P·V)"),
-    ("sm_89", "RTX 40xx, L4, L40", "int8fp8", "mma.sync e4m3"),
-    ("sm_90", "H100, H200", "int8", "mma.sync e4m3 (validated on H200)"),
-    ("sm_100", "B200", "int8", "mma.sync e4m3 (not validated)"),
-    ("sm_120", "RTX 50xx, RTX PRO 6000", "int8fp8", "mma.sync e4m3"),
+    ("sm_89", "RTX 40xx, L4, L40", "int8fp8", "native e4m3 mma.sync (not run here)"),
+    ("sm_90", "H100, H200", "int8", "runs, slower than int8: ptxas emulates e4m3 mma.sync with fp16 MMAs (validated on H200)"),
+    ("sm_100", "B200", "int8", "runs, e4m3 mma.sync emulated with fp16 MMAs as on sm_90 (not run here)"),
+    ("sm_120", "RTX 50xx, RTX PRO 6000", "int8fp8", "native e4m3 mma.sync (not run here)"),
 )
 
 

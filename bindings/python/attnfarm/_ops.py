@@ -20,7 +20,8 @@ KERNELS: Dict[str, Dict[str, str]] = {
 
 # Filled in by __init__ once the library is loaded.
 _state: Dict[str, object] = {"info": None, "disabled": None}
-_forced: Dict[str, str] = {}
+_arch_ok: Dict[int, bool] = {}
+_forced: Dict[str, str] = {}  # see force_kernel
 
 
 @contextlib.contextmanager
@@ -46,7 +47,6 @@ def force_kernel(precision: str, kernel: str) -> Iterator[None]:
             _forced.pop(precision, None)
         else:
             _forced[precision] = saved
-_arch_ok: Dict[int, bool] = {}
 
 
 def _check_device_arch(device: torch.device) -> None:
