@@ -10,6 +10,9 @@ Methods per shape:
   exact       attnfarm.attention(precision="exact")
   int8_e2e    attnfarm.attention(precision="int8"): quantization + attention
   int8_kern   the attention kernel alone of that call (from the profiler)
+  i8f8_e2e    attnfarm.attention(precision="int8fp8") with the mma.sync FP8
+              P·V kernel forced (sm_89+ only): quantization + attention
+  i8f8_kern   its attention kernel alone (fp8_fwd_kernel, from the profiler)
 
 Timing: CUDA events around each call, warm-up first, >= 20 timed calls, the
 median. FLOPs = 4*b*h*Nq*Nkv*d, halved for causal (KERNELS.md). int8 results
@@ -121,6 +124,13 @@ def bench_shape(s: Dict, warmup: int, min_iters: int) -> Dict:
         "exact": lambda: attnfarm.attention(q, k, v, causal=s["causal"], precision="exact"),
         "int8_e2e": lambda: attnfarm.attention(q, k, v, causal=s["causal"], precision="int8"),
     }
+    if torch.cuda.get_device_capability() >= (8, 9):
+
+        def i8f8():
+            with attnfarm._ops.force_kernel("int8fp8", "mma_sync"):
+                return attnfarm.attention(q, k, v, causal=s["causal"], precision="int8fp8")
+
+        methods["i8f8_e2e"] = i8f8
     row: Dict = dict(shape=s, flops=f, results={})
     ref = None
     for name, fn in methods.items():
@@ -157,6 +167,16 @@ def bench_shape(s: Dict, warmup: int, min_iters: int) -> Dict:
             row["results"]["int8_kern"] = dict(error="no kernel named attn_fwd_kernel seen by the profiler")
     except Exception as e:
         row["results"]["int8_kern"] = dict(error=f"{type(e).__name__}: {e}")
+    if "i8f8_e2e" in methods:
+        try:
+            kt = kernel_times(methods["i8f8_e2e"], "fp8_fwd_kernel", max(10, min_iters // 2))
+            if kt:
+                med = statistics.median(kt)
+                row["results"]["i8f8_kern"] = dict(median_ms=med, iters=len(kt), tflops=f / med / 1e9)
+            else:
+                row["results"]["i8f8_kern"] = dict(error="no kernel named fp8_fwd_kernel seen by the profiler")
+        except Exception as e:
+            row["results"]["i8f8_kern"] = dict(error=f"{type(e).__name__}: {e}")
     del q, k, v, ref
     torch.cuda.empty_cache()
     return row
@@ -195,7 +215,7 @@ def main(argv=None) -> int:
     )
     print(f"# {env['device']} ({env['capability']}), torch {env['torch']}, attnfarm {env['attnfarm']}", file=sys.stderr)
     rows = []
-    header = f"{'shape':<34} {'dt':<4} {'c':<1} | {'sdpa':>5} {'flash':>5} {'exact':>5} {'i8e2e':>5} {'i8krn':>5} | {'ex/sdpa':>7} {'ex/fl':>6} {'i8/sdpa':>7} {'i8/fl':>6} | {'cos ex':>8} {'cos i8':>8}"
+    header = f"{'shape':<34} {'dt':<4} {'c':<1} | {'sdpa':>5} {'flash':>5} {'exact':>5} {'i8e2e':>5} {'i8krn':>5} {'f8e2e':>5} {'f8krn':>5} | {'ex/sdpa':>7} {'ex/fl':>6} {'i8/sdpa':>7} {'i8/fl':>6} {'f8/sdpa':>7} {'f8/i8':>6} | {'cos ex':>8} {'cos i8':>8} {'cos f8':>8}"
     print("TFLOPS (int8: TOPS), median of CUDA-event timings; ratios are speedups over torch SDPA (default, flash)")
     print(header)
     for s in shapes(args.quick):
@@ -212,11 +232,15 @@ def main(argv=None) -> int:
         shape = f"{s['name']} b{s['b']} h{s['hq']}/{s['hk']} n{s['n']} d{s['d']}"
         cex = r.get("exact", {}).get("cos_vs_sdpa")
         ci8 = r.get("int8_e2e", {}).get("cos_vs_sdpa")
+        cf8 = r.get("i8f8_e2e", {}).get("cos_vs_sdpa")
         print(
             f"{shape:<34} {s['dtype']:<4} {'y' if s['causal'] else 'n':<1} | {fmt(r.get('sdpa')):>5} {fmt(r.get('sdpa_flash')):>5} "
-            f"{fmt(r.get('exact')):>5} {fmt(r.get('int8_e2e')):>5} {fmt(r.get('int8_kern')):>5} | "
-            f"{ratio('exact', 'sdpa'):>7} {ratio('exact', 'sdpa_flash'):>6} {ratio('int8_e2e', 'sdpa'):>7} {ratio('int8_e2e', 'sdpa_flash'):>6} | "
-            f"{cex if cex is None else round(cex, 6)!s:>8} {ci8 if ci8 is None else round(ci8, 6)!s:>8}",
+            f"{fmt(r.get('exact')):>5} {fmt(r.get('int8_e2e')):>5} {fmt(r.get('int8_kern')):>5} "
+            f"{fmt(r.get('i8f8_e2e')):>5} {fmt(r.get('i8f8_kern')):>5} | "
+            f"{ratio('exact', 'sdpa'):>7} {ratio('exact', 'sdpa_flash'):>6} {ratio('int8_e2e', 'sdpa'):>7} {ratio('int8_e2e', 'sdpa_flash'):>6} "
+            f"{ratio('i8f8_e2e', 'sdpa'):>7} {ratio('i8f8_e2e', 'int8_e2e'):>6} | "
+            f"{cex if cex is None else round(cex, 6)!s:>8} {ci8 if ci8 is None else round(ci8, 6)!s:>8} "
+            f"{cf8 if cf8 is None else round(cf8, 6)!s:>8}",
             flush=True,
         )
         for name, res in r.items():

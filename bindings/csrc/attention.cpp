@@ -144,8 +144,10 @@ void validate(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   TORCH_CHECK_VALUE(layout == "HND" || layout == "NHD",
                     "attnfarm.attention: layout must be \"HND\" ([batch, heads, seq, head_dim]) "
                     "or \"NHD\" ([batch, seq, heads, head_dim]), got \"", layout, "\"");
-  TORCH_CHECK_VALUE(precision == "exact" || precision == "int8" || precision == "auto",
-                    "attnfarm.attention: precision must be \"exact\", \"int8\" or \"auto\", got \"",
+  // "_int8fp8_mma" is private (tests): the mma.sync kernel of "int8fp8", never substituted.
+  TORCH_CHECK_VALUE(precision == "exact" || precision == "int8" || precision == "int8fp8" ||
+                        precision == "auto" || precision == "_int8fp8_mma",
+                    "attnfarm.attention: precision must be \"exact\", \"int8\", \"int8fp8\" or \"auto\", got \"",
                     precision, "\"");
 
   const std::pair<const char*, const at::Tensor*> named[] = {{"q", &q}, {"k", &k}, {"v", &v}};
@@ -221,6 +223,47 @@ std::string cuda_failure_message(const char* kernel, int device_index) {
   return s.str();
 }
 
+// precision="auto" runs INT8-QK + FP8 P.V on Ada (sm_89) and consumer
+// Blackwell (sm_12x), which have native e4m3 mma.sync; elsewhere INT8 +
+// fp16/bf16 P.V (sm_80/86 have no fp8 mma; on sm_90/sm_100 ptxas emulates
+// e4m3 mma.sync with fp16 MMAs, slower than int8). Same rule as
+// attnfarm._compat.auto_precision; table in bindings/README.md.
+int device_sm(int device_index) {  // 89 for sm_89; 0 if unknown
+  int major = 0, minor = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_index) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device_index) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return major * 10 + minor;
+}
+
+bool auto_uses_fp8_pv(int device_index) {
+  const int sm = device_sm(device_index);
+  return sm == 89 || (sm >= 120 && sm < 130);
+}
+
+// af_attn_int8fp8_fwd; returns false when "auto" should fall back to int8.
+bool run_int8fp8(const af_attn_params& p, const at::Tensor& q, c10::string_view precision,
+                 int device_index, cudaStream_t stream) {
+  const size_t ws_bytes = af_attn_int8fp8_workspace_bytes(&p);
+  at::Tensor ws = at::empty({static_cast<int64_t>(ws_bytes > 0 ? ws_bytes : 1)}, q.options().dtype(at::kByte));
+  const af_status s = af_attn_int8fp8_fwd(&p, ws.data_ptr(), ws_bytes, stream);
+  if (s == AF_OK) return true;
+  if (s == AF_ERR_UNSUPPORTED && precision == "auto") return false;
+  TORCH_CHECK(s != AF_ERR_UNSUPPORTED || device_sm(device_index) >= 89,
+              "attnfarm.attention: precision=\"int8fp8\" needs FP8 (e4m3) tensor cores, sm_89 (Ada) or newer, "
+              "and the device is ", device_arch(device_index),
+              "; use precision=\"int8\" (INT8 Q.K^T with fp16/bf16 P.V) or \"auto\"");
+  TORCH_CHECK(s != AF_ERR_UNSUPPORTED, "attnfarm.attention: precision=\"int8fp8\" is not supported for this "
+              "request on ", device_arch(device_index), " (", af_status_string(s),
+              "; batch * heads_kv must be at most 65535); use precision=\"exact\" or \"auto\"");
+  TORCH_CHECK(s != AF_ERR_CUDA, cuda_failure_message("af_attn_int8fp8_fwd", device_index));
+  TORCH_CHECK(false, "attnfarm internal error: af_attn_int8fp8_fwd refused arguments the bindings validated (",
+              af_status_string(s), "); please report this with the shapes and strides of q, k, v");
+  return false;
+}
+
 std::tuple<at::Tensor, at::Tensor> fwd_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                             bool causal, std::optional<double> sm_scale,
                                             c10::string_view precision, bool return_lse,
@@ -267,7 +310,11 @@ std::tuple<at::Tensor, at::Tensor> fwd_cuda(const at::Tensor& q, const at::Tenso
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(device_index).stream();
 
   bool done = false;
-  if (precision == "int8" || precision == "auto") {
+  if (precision == "int8fp8" || precision == "_int8fp8_mma" ||
+      (precision == "auto" && auto_uses_fp8_pv(device_index))) {
+    done = run_int8fp8(p, q, precision, device_index, stream);
+  }
+  if (!done && (precision == "int8" || precision == "auto")) {
     const size_t ws_bytes = af_attn_int8_workspace_bytes(&p);
     // From torch's caching allocator on the current stream: no cudaMalloc, no
     // sync, and it lives in the graph's private pool during CUDA-graph capture.

@@ -18,9 +18,13 @@ def _qkv(shape=(2, 8, 300, 128), kv_heads=None, dtype=torch.float16, seed=0):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("precision", ["exact", "int8"])
+@pytest.mark.parametrize("precision", ["exact", "int8", "int8fp8"])
 def test_compile_fullgraph(precision):
     import attnfarm
+    from _support import skip_unless_fp8_mma
+
+    if precision == "int8fp8":
+        skip_unless_fp8_mma()
 
     torch._dynamo.reset()
 
@@ -84,9 +88,13 @@ def test_fake_kernel(device):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("precision", ["exact", "int8"])
+@pytest.mark.parametrize("precision", ["exact", "int8", "int8fp8"])
 def test_cuda_graph_capture_and_replay(precision):
     import attnfarm
+    from _support import skip_unless_fp8_mma
+
+    if precision == "int8fp8":
+        skip_unless_fp8_mma()
 
     q, k, v = _qkv((2, 8, 777, 128), kv_heads=4)
     static = [t.clone() for t in (q, k, v)]

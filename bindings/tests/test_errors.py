@@ -26,7 +26,7 @@ CASES = [
     ("three_d", lambda: (t(4, 64, 64),) * 3 + ({},), ValueError, r"q must be 4-d .*got 3-d with shape \[4, 64, 64\]"),
     ("five_d", lambda: (t(1, 2, 4, 64, 64), *good()[1:], {}), ValueError, r"q must be 4-d .*got 5-d"),
     ("bad_layout", lambda: (*good(), {"layout": "BHSD"}), ValueError, r'layout must be "HND" .* or "NHD" .*got \'BHSD\''),
-    ("bad_precision", lambda: (*good(), {"precision": "fp8"}), ValueError, r'precision must be "exact", "int8" or "auto", got \'fp8\''),
+    ("bad_precision", lambda: (*good(), {"precision": "fp8"}), ValueError, r'precision must be "exact", "int8", "int8fp8" or "auto", got \'fp8\''),
     ("heads_not_multiple", lambda: (t(2, 6, 64, 64), t(2, 4, 64, 64), t(2, 4, 64, 64), {}), ValueError, r"number of q heads must be a multiple of the number of k/v heads .*got q 6 and k/v 4"),
     ("more_kv_heads", lambda: (t(2, 2, 64, 64), t(2, 4, 64, 64), t(2, 4, 64, 64), {}), ValueError, r"got q 2 and k/v 4"),
     ("head_dim_256", lambda: (t(1, 2, 16, 256),) * 3 + ({},), ValueError, r"head_dim \(dim 3\) must be between 1 and 128 .*got 256"),
@@ -56,7 +56,7 @@ def test_bad_input_is_refused(case):
 
 OP_CASES = [
     ("op_bad_layout", dict(layout="XYZ"), ValueError, r'layout must be "HND"'),
-    ("op_bad_precision", dict(precision="int4"), ValueError, r'precision must be "exact", "int8" or "auto", got "int4"'),
+    ("op_bad_precision", dict(precision="int4"), ValueError, r'precision must be "exact", "int8", "int8fp8" or "auto", got "int4"'),
 ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 torch = pytest.importorskip("torch", reason="torch is not installed: these tests need torch and a built attnfarm wheel")
 
-from _support import check_finite_and_range, errors, reference
+from _support import check_finite_and_range, errors, reference, skip_unless_fp8_mma
 
 pytestmark = pytest.mark.gpu
 
@@ -28,9 +28,12 @@ def _check(out_hnd, q, k, v, causal, min_cos=0.99999):
     assert err.cos >= min_cos, str(err)
 
 
-@pytest.mark.parametrize("precision", ["exact", "int8"])
+@pytest.mark.parametrize("precision", ["exact", "int8", "int8fp8"])
 def test_fused_qkv_slices_are_not_copied(precision):
     import attnfarm
+
+    if precision == "int8fp8":
+        skip_unless_fp8_mma()
 
     b, n, h, d = 2, 1025, 8, 128
     qkv = torch.randn(b, n, 3, h, d, device="cuda", dtype=torch.float16)

@@ -76,17 +76,33 @@ def report() -> List[str]:
             continue
         add(f"  code           {code}")
         results = {}
-        for precision, kernel in (("exact", "af_attn_exact_fwd"), ("int8", "af_attn_int8_fwd")):
+        kernels = (("exact", "af_attn_exact_fwd"), ("int8", "af_attn_int8_fwd"), ("int8fp8", "af_attn_int8fp8_fwd"))
+        for precision, kernel in kernels:
+            if precision == "int8fp8" and not _compat.has_fp8_mma(major, minor):
+                results[precision] = False
+                add(f"  {precision:<13}  not available on sm_{major}{minor}: FP8 (e4m3) tensor cores need sm_89 or newer")
+                continue
             ok, detail = _probe(precision, idx)
             results[precision] = ok
             state = f"{kernel}: {detail}" if ok else f"not available: {detail}"
             add(f"  {precision:<13}  {state}")
-        if results["int8"]:
-            add("  auto           int8 kernel (af_attn_int8_fwd; falls back to exact for requests it does not support)")
+        first = _compat.auto_precision(major, minor)
+        if first == "int8fp8" and results["int8fp8"]:
+            add("  auto           int8fp8 kernel (af_attn_int8fp8_fwd; falls back to int8, then exact, for requests it does not support)")
+        elif results["int8"]:
+            if not _compat.has_fp8_mma(major, minor):
+                why = f"no FP8 tensor cores on sm_{major}{minor}"
+            elif first == "int8fp8":
+                why = "int8fp8 failed its check above"
+            else:
+                why = "auto picks int8fp8 only on sm_89 and sm_120"
+            add(f"  auto           int8 kernel (af_attn_int8_fwd, INT8 Q·Kᵀ + fp16/bf16 P·V; {why}; falls back to exact for requests it does not support)")
         elif results["exact"]:
             add("  auto           exact kernel (int8 not available here)")
         else:
             add("  auto           not available")
+    add("Paths by GPU arch (precision=\"auto\"; any precision can be asked for explicitly):")
+    lines.extend(f"  {row}" for row in _compat.arch_paths_table())
     return lines
 
 

@@ -175,3 +175,35 @@ def running_as_main() -> bool:
 
 def sass_list(info: ModuleType) -> List[str]:
     return list(getattr(info, "SASS_ARCHES", None) or [])
+
+
+# Which attention path runs on which GPU: the one table behind precision="auto"
+# (mirrored by the C++ dispatch in bindings/csrc/attention.cpp), printed by
+# `python -m attnfarm` and copied into README.md and bindings/README.md.
+# Rows: (archs, example GPUs, what precision="auto" runs, precision="int8fp8").
+ARCH_PATHS: Tuple[Tuple[str, str, str, str], ...] = (
+    ("sm_80, sm_86", "A100, A10, RTX 30xx", "int8", "refused: no FP8 tensor cores (auto uses int8 + fp16/bf16 P·V)"),
+    ("sm_89", "RTX 40xx, L4, L40", "int8fp8", "native e4m3 mma.sync (not run here)"),
+    ("sm_90", "H100, H200", "int8", "runs, slower than int8: ptxas emulates e4m3 mma.sync with fp16 MMAs (validated on H200)"),
+    ("sm_100", "B200", "int8", "runs, e4m3 mma.sync emulated with fp16 MMAs as on sm_90 (not run here)"),
+    ("sm_120", "RTX 50xx, RTX PRO 6000", "int8fp8", "native e4m3 mma.sync (not run here)"),
+)
+
+
+def has_fp8_mma(major: int, minor: int) -> bool:
+    """e4m3 ``mma.sync`` exists from sm_89 (Ada) on."""
+    return major * 10 + minor >= 89
+
+
+def auto_precision(major: int, minor: int) -> str:
+    """What precision="auto" tries first on this arch (before falling back to
+    int8 and then exact for requests a kernel does not support)."""
+    sm = major * 10 + minor
+    return "int8fp8" if sm == 89 or 120 <= sm < 130 else "int8"
+
+
+def arch_paths_table() -> List[str]:
+    """ARCH_PATHS as the Markdown table the READMEs carry."""
+    rows = ["| GPU arch | e.g. | `auto` runs | `int8fp8` |", "|---|---|---|---|"]
+    rows += [f"| {a} | {g} | `{p}` | {f} |" for a, g, p, f in ARCH_PATHS]
+    return rows

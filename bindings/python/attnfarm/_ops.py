@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple, Union
+import contextlib
+from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
 
 from . import _compat
 
 LAYOUTS = ("HND", "NHD")
-PRECISIONS = ("exact", "int8", "auto")
+PRECISIONS = ("exact", "int8", "int8fp8", "auto")
+
+# Test-only kernel overrides (see force_kernel): public precision -> kernel
+# name -> the private precision string the op takes for that exact kernel.
+KERNELS: Dict[str, Dict[str, str]] = {
+    "int8fp8": {"mma_sync": "_int8fp8_mma"},  # INT8 Q·Kᵀ + e4m3 P·V, mma.sync m16n8k32, sm_89+
+}
 
 # Filled in by __init__ once the library is loaded.
 _state: Dict[str, object] = {"info": None, "disabled": None}
 _arch_ok: Dict[int, bool] = {}
+_forced: Dict[str, str] = {}  # see force_kernel
+
+
+@contextlib.contextmanager
+def force_kernel(precision: str, kernel: str) -> Iterator[None]:
+    """Test-only: inside the block, calls with `precision` run exactly `kernel`.
+
+    `with attnfarm._ops.force_kernel("int8fp8", "mma_sync"):` runs the
+    mma.sync FP8 P·V kernel on any sm_89+ GPU, even where "int8fp8" normally
+    picks another implementation (the GPU tests use this on Hopper). Not a
+    public API: the names may change; not thread-safe.
+    """
+    try:
+        private = KERNELS[precision][kernel]
+    except KeyError:
+        known = ", ".join(f"{p}/{k}" for p, ks in KERNELS.items() for k in ks)
+        raise ValueError(f"attnfarm._ops.force_kernel: unknown kernel {precision!r}/{kernel!r} (known: {known})") from None
+    saved = _forced.get(precision)
+    _forced[precision] = private
+    try:
+        yield
+    finally:
+        if saved is None:
+            _forced.pop(precision, None)
+        else:
+            _forced[precision] = saved
 
 
 def _check_device_arch(device: torch.device) -> None:
@@ -60,8 +93,10 @@ def attention(
     fp16 or bf16; head_dim 64 or 128 natively, 1..127 zero-padded, > 128 refused.
     causal: bottom-right aligned (query i sees key j iff j <= i + n_kv - n_q).
     sm_scale: defaults to 1/sqrt(d) of the real head_dim.
-    precision: "exact", "int8" (int8 Q·Kᵀ, fp16/bf16 P·V with fp32 accumulation)
-    or "auto" (int8 where the kernel supports the request, exact otherwise).
+    precision: "exact", "int8" (int8 Q·Kᵀ, fp16/bf16 P·V with fp32 accumulation),
+    "int8fp8" (int8 Q·Kᵀ, fp8 e4m3 P·V flushed to fp32 every 64 keys; sm_89+)
+    or "auto" (int8fp8 on sm_89 and sm_120, int8 on other GPUs, each where it
+    supports the request, exact otherwise).
     Returns the output in q's layout and dtype (contiguous), and with
     return_lse also the fp32 natural-log sum-exp [b, h_q, n_q].
     """
@@ -72,14 +107,17 @@ def attention(
             f"([batch, seq, heads, head_dim]), got {layout!r}"
         )
     if precision not in PRECISIONS:
-        raise ValueError(f'attnfarm.attention: precision must be "exact", "int8" or "auto", got {precision!r}')
+        raise ValueError(
+            f'attnfarm.attention: precision must be "exact", "int8", "int8fp8" or "auto", got {precision!r}'
+        )
+    op_precision = _forced.get(precision, precision) if _forced else precision
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"attnfarm.attention: {name} must be a torch.Tensor, got {type(t).__name__}")
     if not torch.compiler.is_compiling() and q.is_cuda:
         _check_device_arch(q.device)
     out, lse = torch.ops.attnfarm.fwd(
-        q, k, v, bool(causal), None if sm_scale is None else float(sm_scale), precision, bool(return_lse), layout
+        q, k, v, bool(causal), None if sm_scale is None else float(sm_scale), op_precision, bool(return_lse), layout
     )
     if return_lse:
         return out, lse

@@ -125,7 +125,7 @@ def sdpa(
     """Drop-in for torch.nn.functional.scaled_dot_product_attention (layout
     [batch, heads, seq, head_dim]). Calls attnfarm's kernel where it covers the
     call, torch's SDPA otherwise (one FallbackWarning per distinct reason).
-    precision: "exact" (default), "int8" or "auto" as in attnfarm.attention.
+    precision: "exact" (default), "int8", "int8fp8" or "auto" as in attnfarm.attention.
     """
     reason = unsupported_reason(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     if reason is None and not torch.compiler.is_compiling():

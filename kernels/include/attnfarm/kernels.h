@@ -73,6 +73,16 @@ size_t af_attn_int8_workspace_bytes(const af_attn_params* p);
 af_status af_attn_int8_fwd(const af_attn_params* p, void* workspace,
                            size_t workspace_bytes, cudaStream_t stream);
 
+// INT8-QK + FP8 (e4m3) P.V attention forward (mma.sync m16n8k32 e4m3, sm_89
+// and newer), same contract and workspace rules as af_attn_int8_fwd, with its
+// own size (af_attn_int8fp8_workspace_bytes). V is quantised to e4m3 per
+// channel after subtracting its mean over the keys; the scales and the mean
+// are folded into the output. AF_ERR_UNSUPPORTED on a device below sm_89
+// (checked on the current device before any launch). The LSE is approximate.
+size_t af_attn_int8fp8_workspace_bytes(const af_attn_params* p);
+af_status af_attn_int8fp8_fwd(const af_attn_params* p, void* workspace,
+                              size_t workspace_bytes, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

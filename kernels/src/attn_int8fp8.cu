@@ -1,0 +1,752 @@
+// attnfarm kernels: INT8-QK + FP8 (e4m3) P.V attention forward with
+// mma.sync.m16n8k32 (sm_89 and newer: Ada, Hopper, Blackwell).
+//
+//   1-3. Q and K: the passes of attn_int8.cu (af_int8_qk.h): K smoothed by its
+//        mean, per-channel range migration, int8 with per-block scales.
+//   4. vstats_kernel:   per (batch, kv head) and channel, over token splits:
+//                       sum / max / min of V.
+//   5. vquant_kernel:   mean(V) and scale = max|V - mean| / 448 per channel;
+//                       (V - mean) / scale -> e4m3, written transposed
+//                       ([channel][key], keys padded to 64 with zeros and
+//                       permuted inside each group of 16, see below).
+//   6. fp8_fwd_kernel:  int8 mma for Q.K^T, fp32 online softmax (exp2), P
+//                       rounded to e4m3 and P.(V - mean) with the e4m3 mma.
+//                       The epilogue folds the scales back in:
+//                       O = (P.Vq / P.1) * scale + mean (rows of P sum to 1).
+//
+// Two-level accumulation: the e4m3 mma accumulates with fewer bits than fp32
+// (about 22 on Ada and Hopper), so each 64-key tile's P.V is summed in a
+// fresh register quad (two m16n8k32 products, starting from zero) and only
+// then added to the fp32 output accumulator with ordinary FADDs: no partial
+// sum of more than 64 keys ever lives in the tensor-core accumulator.
+//
+// P is scaled by 2^kShift (and the running max moves when a row's tile max
+// exceeds it by more than kRescale, log2 units), so p <= 2^(kShift+kRescale)
+// = 256 < 448 (e4m3 max) and weights down to 2^-15 of the row max stay
+// representable (e4m3 subnormals end at 2^-9). The row sum is the tensor-core
+// product P.1 of the same rounded P, so each output is a convex combination
+// of the quantised V rows.
+//
+// Fragment permutation: the m16n8k32 A operand gives a thread keys
+// 4t..4t+3 (t = lane % 4) of each 16-key half, while the int8 Q.K^T
+// accumulator gives it keys 2t, 2t+1, 8+2t, 9+2t. Instead of shuffling P
+// between lanes, V^T is stored with its keys permuted the same way inside
+// every group of 16 (logical position 4t+i holds key 2t+i for i < 2 and
+// 8+2t+i-2 otherwise), which leaves the dot product unchanged.
+//
+// Every object of this file is compiled for every arch of the build; the
+// e4m3 instructions exist from sm_89, so on older arches the kernels are
+// compiled as traps and af_attn_int8fp8_fwd refuses those devices at run time
+// (AF_ERR_UNSUPPORTED) before any launch.
+#include "attnfarm/kernels.h"
+#include "af_host.h"
+#include "af_int8_qk.h"
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+#define AF_FP8_MMA 1
+#else
+#define AF_FP8_MMA 0
+#endif
+#if defined(__CUDA_ARCH__) && !AF_FP8_MMA
+#pragma nv_diag_suppress 177  // helpers and constants unused where the kernels are traps
+#endif
+
+#ifndef AF_F8_128_CFG
+#define AF_F8_128_CFG 4, 2, false, 2  // NWARPS, MT, QREG, MINB (BN is 64)
+#endif
+#ifndef AF_F8_64_CFG
+#define AF_F8_64_CFG 4, 2, true, 2
+#endif
+
+namespace af {
+namespace {
+
+constexpr int kVThreads = 256;
+constexpr int kVGroup = 64;          // keys per V quantisation CTA = keys per tile
+constexpr float kFp8Max = 448.f;     // largest finite e4m3
+constexpr float kVMinAmax = 1e-20f;  // floor of a channel's max |V - mean|
+constexpr float kShift = 6.f;        // p = 2^(s - m + kShift)
+constexpr float kRescale = 2.f;
+
+static_assert(kVGroup == kKGroup, "one K scale and one V tile per 64 keys");
+
+// ---- fp8 PTX (sm_89+) -------------------------------------------------------
+
+// 4 floats -> 4 e4m3 bytes (x0 in the lowest byte), round to nearest, saturating.
+__device__ __forceinline__ uint32_t pack_e4m3x4(float x0, float x1, float x2, float x3) {
+#if AF_FP8_MMA
+  uint16_t lo, hi;
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(lo) : "f"(x1), "f"(x0));
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(hi) : "f"(x3), "f"(x2));
+  return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);
+#else
+  return 0u;
+#endif
+}
+
+// 2 floats -> 2 e4m3 bytes (x0 low).
+__device__ __forceinline__ uint16_t pack_e4m3x2(float x0, float x1) {
+#if AF_FP8_MMA
+  uint16_t r;
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(r) : "f"(x1), "f"(x0));
+  return r;
+#else
+  return 0;
+#endif
+}
+
+// 2 e4m3 bytes (low byte first) -> 2 floats.
+__device__ __forceinline__ float2 unpack_e4m3x2(uint16_t u) {
+#if AF_FP8_MMA
+  uint32_t h2;
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;\n" : "=r"(h2) : "h"(u));
+  return __half22float2(*reinterpret_cast<__half2*>(&h2));
+#else
+  return make_float2(0.f, 0.f);
+#endif
+}
+
+// d = A*B (c = 0), m16n8k32 e4m3 x e4m3 -> f32.
+__device__ __forceinline__ void mma_e4m3_z(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                           uint32_t b1) {
+#if AF_FP8_MMA
+  const float z = 0.f;
+  asm("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%10,%10,%10,%10};\n"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(z));
+#endif
+}
+
+// d = A*B + d, m16n8k32 e4m3 x e4m3 -> f32.
+__device__ __forceinline__ void mma_e4m3(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+#if AF_FP8_MMA
+  asm("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+// Position of key k (0..15) inside its 16-key group of V^T (see the header).
+__host__ __device__ constexpr int vt_pos(int k) {
+  return k < 8 ? 4 * (k >> 1) + (k & 1) : 4 * ((k - 8) >> 1) + 2 + (k & 1);
+}
+
+// ---- V quantisation ---------------------------------------------------------
+
+struct VArgs {
+  const char* v;
+  int64_t v_sb, v_sh, v_sn;  // element strides
+  float* vpart;              // [b*hkv][splits][3][D]: sum, max, min
+  float* vchan;              // [b*hkv][2][D]: mean, scale
+  uint8_t* vt;               // [b*hkv][D][nk_pad] e4m3
+  int hkv, seq_kv, splits, nk_pad;
+};
+
+template <typename T>
+__device__ __forceinline__ void load8v(const T* src, float (&x)[8]) {
+  const uint4 u = *reinterpret_cast<const uint4*>(src);
+  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = Half16<T>::unpack(w[i]);
+    x[2 * i] = f.x;
+    x[2 * i + 1] = f.y;
+  }
+}
+
+// grid (splits, b*hkv): per-channel sum / max / min of V over a token split.
+template <typename T, int D>
+__global__ void __launch_bounds__(kVThreads) vstats_kernel(const VArgs a) {
+  constexpr int CPR = D / 8;
+  constexpr int RPP = kVThreads / CPR;
+  __shared__ float red[3][RPP][D + 4];
+  const int split = blockIdx.x, bhk = blockIdx.y;
+  const int b = bhk / a.hkv, hk = bhk % a.hkv;
+  const int c = threadIdx.x % CPR, r0 = threadIdx.x / CPR;
+  float sum[8], mx[8], mn[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) { sum[i] = 0.f; mx[i] = -INFINITY; mn[i] = INFINITY; }
+  const int per = (a.seq_kv + a.splits - 1) / a.splits;
+  const int r_begin = split * per, r_end = min(a.seq_kv, r_begin + per);
+  const T* base = reinterpret_cast<const T*>(a.v) + b * a.v_sb + hk * a.v_sh + c * 8;
+  for (int r = r_begin + r0; r < r_end; r += RPP) {
+    float x[8];
+    load8v<T>(base + (int64_t)r * a.v_sn, x);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      sum[i] += x[i];
+      mx[i] = fmaxf(mx[i], x[i]);
+      mn[i] = fminf(mn[i], x[i]);
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    red[0][r0][c * 8 + i] = sum[i];
+    red[1][r0][c * 8 + i] = mx[i];
+    red[2][r0][c * 8 + i] = mn[i];
+  }
+  __syncthreads();
+  for (int ch = threadIdx.x; ch < D; ch += kVThreads) {
+    float s0 = 0.f, s1 = -INFINITY, s2 = INFINITY;
+    for (int r = 0; r < RPP; ++r) {
+      s0 += red[0][r][ch];
+      s1 = fmaxf(s1, red[1][r][ch]);
+      s2 = fminf(s2, red[2][r][ch]);
+    }
+    float* dst = a.vpart + ((int64_t)bhk * a.splits + split) * 3 * D;
+    dst[ch] = s0;
+    dst[D + ch] = s1;
+    dst[2 * D + ch] = s2;
+  }
+}
+
+// grid (nk_pad / 64, b*hkv): 64 keys of one kv head -> e4m3 V^T columns.
+template <typename T, int D>
+__global__ void __launch_bounds__(kVThreads) vquant_kernel(const VArgs a) {
+#if AF_FP8_MMA
+  constexpr int CPR = D / 8;
+  constexpr int RPP = kVThreads / CPR;
+  constexpr int TROW = kVGroup + 16;  // bytes per smem row (16-byte aligned, fewer conflicts)
+  __shared__ float s_mean[D], s_inv[D], s_hi[D], s_lo[D];
+  __shared__ __align__(16) uint8_t tile[D][TROW];
+  const int kg = blockIdx.x, bhk = blockIdx.y;
+  const int b = bhk / a.hkv, hk = bhk % a.hkv;
+  for (int ch = threadIdx.x; ch < D; ch += kVThreads) {
+    float sum = 0.f, mx = -INFINITY, mn = INFINITY;
+    for (int s = 0; s < a.splits; ++s) {
+      const float* vp = a.vpart + ((int64_t)bhk * a.splits + s) * 3 * D;
+      sum += vp[ch];
+      mx = fmaxf(mx, vp[D + ch]);
+      mn = fminf(mn, vp[2 * D + ch]);
+    }
+    const float mean = sum / static_cast<float>(a.seq_kv);
+    const float amax = fmaxf(fmaxf(mx - mean, mean - mn), kVMinAmax);
+    const float inv = kFp8Max / amax;
+    s_mean[ch] = mean;
+    s_inv[ch] = inv;
+    s_hi[ch] = (mx - mean) * inv;  // the column's extremes, computed as its elements are
+    s_lo[ch] = (mn - mean) * inv;
+    if (kg == 0) {
+      a.vchan[(int64_t)bhk * 2 * D + ch] = mean;
+      a.vchan[(int64_t)bhk * 2 * D + D + ch] = amax / kFp8Max;
+    }
+  }
+  __syncthreads();
+  const int c = threadIdx.x % CPR, r0 = threadIdx.x / CPR;
+  const T* base = reinterpret_cast<const T*>(a.v) + b * a.v_sb + hk * a.v_sh + c * 8;
+#pragma unroll
+  for (int ps = 0; ps < kVGroup / RPP; ++ps) {
+    const int kl = ps * RPP + r0;  // key inside the group
+    const int key = kg * kVGroup + kl;
+    float x[8];
+    if (key < a.seq_kv) {
+      load8v<T>(base + (int64_t)key * a.v_sn, x);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) x[i] = (x[i] - s_mean[c * 8 + i]) * s_inv[c * 8 + i];
+    } else {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) x[i] = 0.f;  // padding keys: exact zeros (P is 0 there too)
+    }
+    const int pos = (kl & ~15) + vt_pos(kl & 15);
+#pragma unroll
+    for (int i = 0; i < 8; i += 2) {
+      const uint16_t two = pack_e4m3x2(x[i], x[i + 1]);
+      // Round-to-nearest may step past the column's max or min (by up to half
+      // an e4m3 ulp); such a value takes the next e4m3 value toward zero (one
+      // less in magnitude: the byte minus one), which lies inside the range.
+      // So every quantised V, and so every output, stays in [min V, max V].
+      const float2 back = unpack_e4m3x2(two);
+      uint8_t b0 = static_cast<uint8_t>(two & 0xff), b1 = static_cast<uint8_t>(two >> 8);
+      const int ch0 = c * 8 + i, ch1 = ch0 + 1;
+      if (back.x > s_hi[ch0] || back.x < s_lo[ch0]) --b0;
+      if (back.y > s_hi[ch1] || back.y < s_lo[ch1]) --b1;
+      tile[ch0][pos] = b0;
+      tile[ch1][pos] = b1;
+    }
+  }
+  __syncthreads();
+  uint8_t* dst = a.vt + (int64_t)bhk * D * a.nk_pad + (int64_t)kg * kVGroup;
+  for (int idx = threadIdx.x; idx < D * (kVGroup / 16); idx += kVThreads) {
+    const int row = idx / (kVGroup / 16), ch = idx % (kVGroup / 16);
+    *reinterpret_cast<uint4*>(dst + (int64_t)row * a.nk_pad + ch * 16) =
+        *reinterpret_cast<const uint4*>(&tile[row][ch * 16]);
+  }
+#elif defined(__CUDA_ARCH__)
+  __trap();
+#endif
+}
+
+// ---- attention mainloop -----------------------------------------------------
+
+struct Fp8Args {
+  FwdArgs f;            // int8 Q/K exactly as for the int8 mainloop; f.v unused
+  const uint8_t* vt;    // [b*hkv][D][nk_pad] e4m3
+  const float* vchan;   // [b*hkv][2][D]: mean, scale
+  int nk_pad;
+};
+
+template <typename T_, int D_, int NWARPS_, int MT_, bool QREG_, int MINB_>
+struct Fp8Cfg {
+  using T = T_;
+  static constexpr int D = D_;
+  static constexpr int NWARPS = NWARPS_;
+  static constexpr int MT = MT_;
+  static constexpr int BN = kVGroup;
+  static constexpr bool QREG = QREG_;
+  static constexpr int MINB = MINB_;
+  static constexpr int NT = NWARPS * 32;
+  static constexpr int BM = 16 * MT * NWARPS;
+  static constexpr int QROW = D;            // int8 Q/K row bytes
+  static constexpr int VTROW = BN;          // e4m3 V^T row bytes (one channel)
+  static constexpr int OROW = D * 2;        // fp16/bf16 output row bytes
+  static constexpr int KSTEPS = QROW / 32;
+  static constexpr int NTILE = BN / 8;
+  static constexpr int DTILE = D / 8;
+  static constexpr int Q_BYTES = BM * QROW;
+  static constexpr int K_BYTES = BN * QROW;
+  static constexpr int V_BYTES = D * VTROW;
+  static constexpr int SMEM = Q_BYTES + 2 * K_BYTES + 2 * V_BYTES;
+  static_assert(D == 64 || D == 128, "head_dim");
+  static_assert(BM * OROW <= SMEM, "epilogue staging must fit");
+};
+
+template <class C>
+__global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A) {
+#if AF_FP8_MMA
+  using T = typename C::T;
+  using H = Half16<T>;
+  constexpr int BM = C::BM, BN = C::BN, D = C::D, MT = C::MT, NT = C::NT;
+  constexpr int QROW = C::QROW, VTROW = C::VTROW, OROW = C::OROW;
+  const FwdArgs& a = A.f;
+
+  extern __shared__ __align__(128) char smem[];
+
+  const int tid = threadIdx.x;
+  const int warp = tid >> 5, lane = tid & 31;
+  const int g = lane >> 2, tq = lane & 3;
+
+  int mb = blockIdx.x % a.m_blocks;
+  const int bh = blockIdx.x / a.m_blocks;
+  if (a.causal) mb = a.m_blocks - 1 - mb;  // longest rows first
+  const int h = bh % a.hq, b = bh / a.hq;
+  const int hk = h / a.group;
+  const int bhk = b * a.hkv + hk;
+  const int m0 = mb * BM;
+  const int off = a.seq_kv - a.seq_q;
+
+  int n_end = a.seq_kv;
+  if (a.causal) n_end = min(n_end, m0 + BM + off);
+  const int n_tiles = n_end > 0 ? (n_end + BN - 1) / BN : 0;
+
+  const char* qg = a.q + b * a.q_sb + h * a.q_sh + (int64_t)m0 * a.q_sn;
+  const char* kg = a.k + b * a.k_sb + hk * a.k_sh;
+  const char* vtg = reinterpret_cast<const char*>(A.vt) + (int64_t)bhk * D * A.nk_pad;
+
+  const uint32_t sQ = smem_addr(smem);
+  const uint32_t sK = sQ + C::Q_BYTES;
+  const uint32_t sV = sK + 2 * C::K_BYTES;
+
+  load_tile<BM, QROW, NT>(sQ, qg, a.q_sn, a.seq_q - m0, tid);
+  cp_async_commit();
+  if (n_tiles > 0) load_tile<BN, QROW, NT>(sK, kg, a.k_sn, a.seq_kv, tid);
+  cp_async_commit();
+  if (n_tiles > 0) load_tile<D, VTROW, NT>(sV, vtg, A.nk_pad, D, tid);
+  cp_async_commit();
+
+  const int q_lrow = lane & 15, q_lchunk = lane >> 4;
+  const int k_lrow = (lane & 7) + ((lane >> 4) << 3), k_lchunk = (lane >> 3) & 1;
+  const int v_lrow = lane & 7, v_lchunk = lane >> 3;  // V^T: 8 channels x 4 chunks of 16 keys
+
+  const int wrow0 = m0 + warp * MT * 16;
+  const int wrow_last = wrow0 + MT * 16 - 1;
+
+  float qmul[MT];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+    const int gi = (m0 >> 4) + warp * MT + mt;
+    qmul[mt] = gi < a.q_groups ? __ldg(a.q_scale + (int64_t)bh * a.q_groups + gi) : 1.f;
+  }
+
+  uint32_t qf[C::QREG ? MT : 1][C::QREG ? C::KSTEPS : 1][4];
+  if constexpr (C::QREG) {
+    cp_async_wait<2>();
+    __syncthreads();
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int ks = 0; ks < C::KSTEPS; ++ks)
+        ldsm_x4(qf[mt][ks][0], qf[mt][ks][1], qf[mt][ks][2], qf[mt][ks][3],
+                sQ + swz<QROW>((warp * MT + mt) * 16 + q_lrow, ks * 2 + q_lchunk));
+  }
+
+  float o[MT][C::DTILE][4];
+  float mrow[MT][2], lsum[MT][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int j = 0; j < C::DTILE; ++j) o[mt][j][0] = o[mt][j][1] = o[mt][j][2] = o[mt][j][3] = 0.f;
+    mrow[mt][0] = mrow[mt][1] = -INFINITY;
+    lsum[mt][0] = lsum[mt][1] = lsum[mt][2] = lsum[mt][3] = 0.f;
+  }
+
+  const bool warp_has_rows = wrow0 < a.seq_q;
+
+  for (int t = 0; t < n_tiles; ++t) {
+    const int n0 = t * BN;
+    const int stage = t & 1;
+    const uint32_t sKt = sK + stage * C::K_BYTES;
+    const uint32_t sVt = sV + stage * C::V_BYTES;
+
+    const int kgi = n0 / kKGroup;
+    const float kmul = __ldg(a.k_scale + (int64_t)bhk * a.k_groups + kgi);
+
+    cp_async_wait<1>();  // K[t] landed (V[t] may be in flight)
+    __syncthreads();     // ... for every thread; and everyone is done with K[t-1]
+    if (t + 1 < n_tiles)
+      load_tile<BN, QROW, NT>(sK + (stage ^ 1) * C::K_BYTES, kg + (int64_t)(n0 + BN) * a.k_sn,
+                              a.k_sn, a.seq_kv - n0 - BN, tid);
+    cp_async_commit();
+
+    const bool active = warp_has_rows && (!a.causal || n0 <= wrow_last + off);
+
+    float s[MT][C::NTILE][4];
+    if (active) {
+      int acc[MT][C::NTILE][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int j = 0; j < C::NTILE; ++j) acc[mt][j][0] = acc[mt][j][1] = acc[mt][j][2] = acc[mt][j][3] = 0;
+
+#pragma unroll
+      for (int ks = 0; ks < C::KSTEPS; ++ks) {
+        uint32_t qa[MT][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          if constexpr (C::QREG) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) qa[mt][i] = qf[mt][ks][i];
+          } else {
+            ldsm_x4(qa[mt][0], qa[mt][1], qa[mt][2], qa[mt][3],
+                    sQ + swz<QROW>((warp * MT + mt) * 16 + q_lrow, ks * 2 + q_lchunk));
+          }
+        }
+#pragma unroll
+        for (int np = 0; np < BN / 16; ++np) {
+          uint32_t b0, b1, b2, b3;
+          ldsm_x4(b0, b1, b2, b3, sKt + swz<QROW>(np * 16 + k_lrow, ks * 2 + k_lchunk));
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            mma_s8(acc[mt][2 * np], qa[mt], b0, b1);
+            mma_s8(acc[mt][2 * np + 1], qa[mt], b2, b3);
+          }
+        }
+      }
+
+      float sc[MT];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) sc[mt] = qmul[mt] * kmul;
+
+      // Masked scores get a sentinel far below any real int32 product
+      // (|acc| <= 127*127*128 < 2^21); their p are zeroed after the exponent.
+      constexpr int kMaskedI = -(1 << 30);
+      const bool need_mask = (n0 + BN > a.seq_kv) || (a.causal && n0 + BN - 1 > wrow0 + off);
+      if (need_mask) {
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int j = 0; j < C::NTILE; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const int col = n0 + j * 8 + tq * 2 + (e & 1);
+              const int row = wrow0 + mt * 16 + g + (e >> 1) * 8;
+              if (col >= a.seq_kv || (a.causal && col > row + off)) acc[mt][j][e] = kMaskedI;
+            }
+      }
+
+      float mnew[MT][2];
+      bool any_move = false;
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          int tm[C::NTILE];
+#pragma unroll
+          for (int j = 0; j < C::NTILE; ++j) tm[j] = max(acc[mt][j][2 * hr], acc[mt][j][2 * hr + 1]);
+#pragma unroll
+          for (int w = C::NTILE / 2; w > 0; w >>= 1)
+#pragma unroll
+            for (int j = 0; j < w; ++j) tm[j] = max(tm[j], tm[j + w]);
+          int mi = tm[0];
+          mi = max(mi, __shfl_xor_sync(0xffffffffu, mi, 1));
+          mi = max(mi, __shfl_xor_sync(0xffffffffu, mi, 2));
+          const float mx = mi == kMaskedI ? -INFINITY : static_cast<float>(mi) * sc[mt];
+          const bool move = mx > mrow[mt][hr] + kRescale;  // also: first key seen
+          mnew[mt][hr] = move ? mx : mrow[mt][hr];
+          any_move |= move;
+        }
+      if (__any_sync(0xffffffffu, any_move)) {
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            const float alpha =
+                mnew[mt][hr] == mrow[mt][hr] ? 1.f : fast_exp2(mrow[mt][hr] - mnew[mt][hr]);
+            mrow[mt][hr] = mnew[mt][hr];
+            lsum[mt][2 * hr] *= alpha;
+            lsum[mt][2 * hr + 1] *= alpha;
+#pragma unroll
+            for (int j = 0; j < C::DTILE; ++j) {
+              o[mt][j][2 * hr] *= alpha;
+              o[mt][j][2 * hr + 1] *= alpha;
+            }
+          }
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          // No key seen yet: every p of this row is masked (forced to 0 below).
+          const float nm = mrow[mt][hr] == -INFINITY ? 0.f : kShift - mrow[mt][hr];
+          // acc + 0x4B400000 read as fp32 is 1.5*2^23 + acc exactly (one IADD, one FFMA).
+          const float bias = fmaf(-12582912.0f, sc[mt], nm);
+#pragma unroll
+          for (int j = 0; j < C::NTILE; ++j)
+#pragma unroll
+            for (int e = 2 * hr; e < 2 * hr + 2; ++e) {
+              float p = fast_exp2(fmaf(__int_as_float(acc[mt][j][e] + 0x4B400000), sc[mt], bias));
+              if (need_mask && acc[mt][j][e] == kMaskedI) p = 0.f;
+              s[mt][j][e] = p;
+            }
+        }
+    }
+
+    cp_async_wait<1>();  // V[t] landed
+    __syncthreads();     // ... for every thread; and everyone is done with V[t-1]
+    if (t + 1 < n_tiles)
+      load_tile<D, VTROW, NT>(sV + (stage ^ 1) * C::V_BYTES, vtg + n0 + BN, A.nk_pad, D, tid);
+    cp_async_commit();
+
+    if (active) {
+      // P -> e4m3 A fragments, one per 32-key chunk (see the permutation note).
+      uint32_t pa[MT][2][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+        for (int kc = 0; kc < 2; ++kc) {
+          const int j0 = 4 * kc;
+          pa[mt][kc][0] = pack_e4m3x4(s[mt][j0][0], s[mt][j0][1], s[mt][j0 + 1][0], s[mt][j0 + 1][1]);
+          pa[mt][kc][1] = pack_e4m3x4(s[mt][j0][2], s[mt][j0][3], s[mt][j0 + 1][2], s[mt][j0 + 1][3]);
+          pa[mt][kc][2] = pack_e4m3x4(s[mt][j0 + 2][0], s[mt][j0 + 2][1], s[mt][j0 + 3][0], s[mt][j0 + 3][1]);
+          pa[mt][kc][3] = pack_e4m3x4(s[mt][j0 + 2][2], s[mt][j0 + 2][3], s[mt][j0 + 3][2], s[mt][j0 + 3][3]);
+        }
+      constexpr uint32_t kOnes = 0x38383838u;  // four e4m3 1.0
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        float tl[4];
+        mma_e4m3_z(tl, pa[mt][0], kOnes, kOnes);
+        mma_e4m3(tl, pa[mt][1], kOnes, kOnes);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) lsum[mt][i] += tl[i];
+      }
+#pragma unroll
+      for (int n = 0; n < C::DTILE; ++n) {
+        uint32_t v0, v1, v2, v3;  // keys 0-15, 16-31 (chunk 0), 32-47, 48-63 (chunk 1)
+        ldsm_x4(v0, v1, v2, v3, sVt + swz<VTROW>(n * 8 + v_lrow, v_lchunk));
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          float tv[4];
+          mma_e4m3_z(tv, pa[mt][0], v0, v1);
+          mma_e4m3(tv, pa[mt][1], v2, v3);
+#pragma unroll
+          for (int i = 0; i < 4; ++i) o[mt][n][i] += tv[i];  // flush to fp32 every 64 keys
+        }
+      }
+    }
+  }
+
+  // Epilogue: O = o / l * scale + mean, optional LSE, staged through smem.
+  cp_async_wait<0>();
+  __syncthreads();
+  const float* vmean = A.vchan + (int64_t)bhk * 2 * D;
+  const float* vscale = vmean + D;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      const float l = lsum[mt][2 * hr];
+      const bool seen = l > 0.f;
+      const float inv = seen ? 1.f / l : 0.f;
+      const int lrow_local = (warp * MT + mt) * 16 + g + hr * 8;
+      const int row = m0 + lrow_local;
+      if (a.lse != nullptr && tq == 0 && row < a.seq_q) {
+        float v = -INFINITY;
+        if (seen) v = (mrow[mt][hr] - kShift + __log2f(l)) * 0.69314718055994531f +
+                      a.lse_bias[(int64_t)bh * a.seq_q + row];
+        a.lse[(int64_t)bh * a.seq_q + row] = v;
+      }
+#pragma unroll
+      for (int j = 0; j < C::DTILE; ++j) {
+        const int col = j * 8 + tq * 2;
+        float2 mu = make_float2(0.f, 0.f), sf = make_float2(0.f, 0.f);
+        if (seen) {
+          mu = *reinterpret_cast<const float2*>(vmean + col);
+          sf = *reinterpret_cast<const float2*>(vscale + col);
+        }
+        const uint32_t u = H::pack(fmaf(o[mt][j][2 * hr] * inv, sf.x, mu.x),
+                                   fmaf(o[mt][j][2 * hr + 1] * inv, sf.y, mu.y));
+        *reinterpret_cast<uint32_t*>(smem + swz<OROW>(lrow_local, j) + tq * 4) = u;
+      }
+    }
+  __syncthreads();
+  {
+    constexpr int CPR = OROW / 16;
+    constexpr int CHUNKS = BM * CPR;
+    static_assert(CHUNKS % NT == 0, "epilogue");
+    char* og = a.o + b * a.o_sb + h * a.o_sh;
+#pragma unroll
+    for (int it = 0; it < CHUNKS / NT; ++it) {
+      const int idx = it * NT + tid;
+      const int r = idx / CPR, c = idx % CPR;
+      if (m0 + r < a.seq_q) {
+        const uint4 val = *reinterpret_cast<const uint4*>(smem + swz<OROW>(r, c));
+        *reinterpret_cast<uint4*>(og + (int64_t)(m0 + r) * a.o_sn + c * 16) = val;
+      }
+    }
+  }
+#elif defined(__CUDA_ARCH__)
+  __trap();
+#endif
+}
+
+// ---- host -------------------------------------------------------------------
+
+template <typename T, int D>
+struct F8Cfg;
+template <typename T>
+struct F8Cfg<T, 128> {
+  using type = Fp8Cfg<T, 128, AF_F8_128_CFG>;
+};
+template <typename T>
+struct F8Cfg<T, 64> {
+  using type = Fp8Cfg<T, 64, AF_F8_64_CFG>;
+};
+
+struct F8Ws {
+  size_t vpart, vchan, vt, total;
+  int splits, nk_pad;
+};
+
+inline size_t align256(size_t x) { return (x + 255) & ~size_t(255); }
+
+inline F8Ws f8_layout(const af_attn_params* p) {
+  F8Ws w{};
+  const size_t BHK = static_cast<size_t>(p->batch) * p->heads_kv, D = p->head_dim;
+  const int64_t bhk = static_cast<int64_t>(p->batch) * p->heads_kv;
+  int64_t splits = bhk > 0 ? (512 + bhk - 1) / bhk : 1;  // enough CTAs for a large GPU
+  const int64_t by_rows = (static_cast<int64_t>(p->seq_kv) + 255) / 256;
+  if (splits > by_rows) splits = by_rows;
+  if (splits > 32) splits = 32;
+  if (splits < 1) splits = 1;
+  w.splits = static_cast<int>(splits);
+  w.nk_pad = (p->seq_kv + kVGroup - 1) / kVGroup * kVGroup;
+  size_t o = align256(int8_qk_workspace_bytes(p));
+  w.vpart = o; o = align256(o + sizeof(float) * 3 * splits * BHK * D);
+  w.vchan = o; o = align256(o + sizeof(float) * 2 * BHK * D);
+  w.vt = o;    o = align256(o + BHK * D * static_cast<size_t>(w.nk_pad));
+  w.total = o;
+  return w;
+}
+
+template <class C>
+af_status launch_f8(const Fp8Args& args, cudaStream_t stream) {
+  Fp8Args a = args;
+  const int64_t m_blocks = (static_cast<int64_t>(a.f.seq_q) + C::BM - 1) / C::BM;
+  const int64_t grid = m_blocks * a.f.hq * a.f.batch;
+  if (grid <= 0) return AF_OK;
+  if (grid > INT_MAX) return AF_ERR_UNSUPPORTED;
+  a.f.m_blocks = static_cast<int>(m_blocks);
+  auto kern = fp8_fwd_kernel<C>;
+  cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
+  if (e != cudaSuccess) return cuda_fail(e);
+  kern<<<static_cast<unsigned>(grid), C::NT, C::SMEM, stream>>>(a);
+  e = cudaGetLastError();
+  if (e != cudaSuccess) return cuda_fail(e);
+  return AF_OK;
+}
+
+template <typename T, int D>
+af_status run(const af_attn_params* p, char* ws, const F8Ws& w, cudaStream_t stream) {
+  const int64_t bhk = static_cast<int64_t>(p->batch) * p->heads_kv;
+  if (bhk > 65535) return AF_ERR_UNSUPPORTED;  // grid.y of the V passes
+  Int8Qk qk{};
+  af_status st = int8_qk_quantize(p, ws, stream, &qk);
+  if (st != AF_OK) return st;
+
+  VArgs va{};
+  va.v = static_cast<const char*>(p->v.data);
+  va.v_sb = p->v.stride_b; va.v_sh = p->v.stride_h; va.v_sn = p->v.stride_n;
+  va.vpart = reinterpret_cast<float*>(ws + w.vpart);
+  va.vchan = reinterpret_cast<float*>(ws + w.vchan);
+  va.vt = reinterpret_cast<uint8_t*>(ws + w.vt);
+  va.hkv = p->heads_kv;
+  va.seq_kv = p->seq_kv;
+  va.splits = w.splits;
+  va.nk_pad = w.nk_pad;
+  if (p->seq_kv > 0) {
+    vstats_kernel<T, D><<<dim3(w.splits, static_cast<unsigned>(bhk)), kVThreads, 0, stream>>>(va);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return cuda_fail(e);
+    vquant_kernel<T, D><<<dim3(w.nk_pad / kVGroup, static_cast<unsigned>(bhk)), kVThreads, 0, stream>>>(va);
+    e = cudaGetLastError();
+    if (e != cudaSuccess) return cuda_fail(e);
+  }
+
+  Fp8Args a{};
+  a.f = int8_fwd_args(p, qk);
+  a.vt = va.vt;
+  a.vchan = va.vchan;
+  a.nk_pad = w.nk_pad;
+  return launch_f8<typename F8Cfg<T, D>::type>(a, stream);
+}
+
+// The e4m3 mma exists from sm_89 (Ada) on; the kernels trap below that.
+af_status device_has_fp8_mma() {
+  int dev = 0, major = 0, minor = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+  if (e != cudaSuccess) return cuda_fail(e);
+  return major * 10 + minor >= 89 ? AF_OK : AF_ERR_UNSUPPORTED;
+}
+
+}  // namespace
+}  // namespace af
+
+extern "C" size_t af_attn_int8fp8_workspace_bytes(const af_attn_params* p) {
+  if (af::validate_shape(p) != AF_OK) return 0;
+  if (af::empty_work(p)) return 0;
+  return af::f8_layout(p).total;
+}
+
+extern "C" af_status af_attn_int8fp8_fwd(const af_attn_params* p, void* workspace,
+                                         size_t workspace_bytes, cudaStream_t stream) {
+  af_status st = af::validate_shape(p);
+  if (st != AF_OK) return st;
+  if (af::empty_work(p)) return AF_OK;
+  st = af::validate_tensors(p);
+  if (st != AF_OK) return st;
+  const af::F8Ws w = af::f8_layout(p);
+  if (workspace == nullptr || (reinterpret_cast<uintptr_t>(workspace) & 255u) != 0 ||
+      workspace_bytes < w.total)
+    return AF_ERR_INVALID;
+  st = af::device_has_fp8_mma();
+  if (st != AF_OK) return st;
+  char* ws = static_cast<char*>(workspace);
+  const bool bf = p->dtype == AF_BF16;
+  if (p->head_dim == 128)
+    return bf ? af::run<__nv_bfloat16, 128>(p, ws, w, stream) : af::run<__half, 128>(p, ws, w, stream);
+  return bf ? af::run<__nv_bfloat16, 64>(p, ws, w, stream) : af::run<__half, 64>(p, ws, w, stream);
+}
