@@ -10,6 +10,7 @@ pub mod audit;
 pub mod build;
 pub mod ci;
 pub mod cmd;
+pub mod farm;
 pub mod index;
 pub mod matrix;
 pub mod plan;

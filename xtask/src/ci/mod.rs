@@ -36,6 +36,8 @@ use crate::matrix::IndexSource;
 use crate::plan::{Plan, Variant};
 use crate::platform::{Os, Platform};
 
+pub mod dist;
+
 /// The variants `ci.yml` builds for real on every push, one per platform.
 /// Ex) `cu13-torch2.11-linux_x86_64`
 pub const CI_VARIANTS: &[&str] = &["cu13-torch2.11-linux_x86_64", "cu13-torch2.11-win_amd64"];
@@ -385,6 +387,7 @@ fn test_job(hand_off: bool) -> String {
         &[],
         &format!("{XTASK} ci --check"),
     ));
+    s.push_str(&dist::plan_check_step());
     s.push_str(&run(
         "Workflow audit (zizmor)",
         &[],
@@ -541,7 +544,9 @@ pub fn release_yml(plan: &Plan) -> String {
         s.push('\n');
         s.push_str(&platform_build_job(plan, *p, None, "plan"));
     }
-    let builds: Vec<String> = platforms.iter().map(|p| build_job(*p)).collect();
+    s.push_str(&dist::jobs(plan));
+    let mut builds: Vec<String> = platforms.iter().map(|p| build_job(*p)).collect();
+    builds.push(dist::GLOBAL_JOB.to_string());
     let all_built = builds
         .iter()
         .map(|b| format!("needs.{b}.result == 'success'"))
@@ -560,6 +565,7 @@ pub fn release_yml(plan: &Plan) -> String {
     );
     s.push_str(&download("wheel-*", "dist/wheels"));
     s.push_str(&download("summary-*", "dist/summaries"));
+    s.push_str(&dist::publish_download());
     s.push_str(&run(
         "Index, metadata files and SHA256SUMS (links to the release)",
         &[],
@@ -572,8 +578,9 @@ pub fn release_yml(plan: &Plan) -> String {
     ));
     let _ = write!(
         s,
-        "{}        if: env.DRY_RUN != 'true'\n        with:\n          subject-path: dist/wheels/*.whl\n",
-        uses(ATTEST_BUILD_PROVENANCE)
+        "{}        if: env.DRY_RUN != 'true'\n        with:\n          subject-path: |\n            dist/wheels/*.whl\n            {}/*\n",
+        uses(ATTEST_BUILD_PROVENANCE),
+        dist::FARM_OUT
     );
     s.push_str(&run(
         "Publish the release and write the cumulative site (every release's wheels)",

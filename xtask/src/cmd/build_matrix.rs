@@ -206,6 +206,28 @@ pub fn ambient_variant(
     Ok(v)
 }
 
+/// A build for this machine links against this machine's glibc: its floor
+/// is the host's glibc, not the matrix's (which only a manylinux container
+/// build can meet). The audit still derives and checks what the binary
+/// really needs.
+pub fn retag_for_host(v: &mut Variant, m: &Matrix, host: Platform, progress: &dyn Progress) {
+    if let (Some(floor), Some(host_glibc)) = (v.platform_tag.glibc(), host_glibc()) {
+        if host_glibc > floor {
+            v.platform_tag = PlatformTag::manylinux(host, host_glibc);
+            v.wheel = WheelFilename::abi3(
+                &m.package.name,
+                &v.version,
+                &m.package.abi3,
+                v.platform_tag.clone(),
+            );
+            progress.note(&format!(
+                "this host has glibc {}.{}, so the wheel is tagged {} (for this machine and newer ones)",
+                host_glibc.0, host_glibc.1, v.platform_tag
+            ));
+        }
+    }
+}
+
 /// Resolves the toolchain mode and the plan to build.
 pub fn prepare(
     cmd_toolchain: ToolchainKind,
@@ -223,25 +245,7 @@ pub fn prepare(
             let (tc, py) = ambient::discover(python, host)?;
             let mut v =
                 ambient_variant(m, host, &py.version, py.cuda.as_deref().unwrap_or(""), &tc)?;
-            // A build for this machine links against this machine's glibc:
-            // its floor is the host's glibc, not the matrix's (which only a
-            // manylinux container build can meet). The audit still derives
-            // and checks what the binary really needs.
-            if let (Some(floor), Some(host_glibc)) = (v.platform_tag.glibc(), host_glibc()) {
-                if host_glibc > floor {
-                    v.platform_tag = PlatformTag::manylinux(host, host_glibc);
-                    v.wheel = WheelFilename::abi3(
-                        &m.package.name,
-                        &v.version,
-                        &m.package.abi3,
-                        v.platform_tag.clone(),
-                    );
-                    progress.note(&format!(
-                        "ambient: this host has glibc {}.{}, so the wheel is tagged {} (for this machine and newer ones)",
-                        host_glibc.0, host_glibc.1, v.platform_tag
-                    ));
-                }
-            }
+            retag_for_host(&mut v, m, host, progress);
             progress.note(&format!(
                 "ambient: torch {} at {}, nvcc {} → variant {} ({})",
                 py.version,

@@ -164,9 +164,62 @@ pub struct Report {
     pub html_url: Option<String>,
 }
 
+/// Where the release workflow puts the `attnfarm-farm` binaries, their
+/// installers and checksums (`dist build` output), under the dist root.
+pub const FARM_DIR: &str = "farm";
+
+/// Every plain file in `dir` (absent: none), as assets beside the wheels;
+/// names must be plain and not collide with a wheel-side asset.
+fn collect_farm(
+    dir: &Path,
+    listed: &BTreeMap<String, String>,
+    assets: &mut Vec<LocalAsset>,
+    problems: &mut Vec<String>,
+) -> Result<(), PublishError> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let mut files: Vec<PathBuf> = fs_err::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        if listed.contains_key(&name) || name == "SHA256SUMS" {
+            problems.push(format!(
+                "{} has the same name as a wheel-side asset",
+                path.display()
+            ));
+            continue;
+        }
+        let (sha256, size) = sha256_file(&path)?;
+        if size >= MAX_ASSET_BYTES {
+            problems.push(format!(
+                "{name} is {size} bytes; GitHub release assets must be smaller than 2 GiB"
+            ));
+            continue;
+        }
+        assets.push(LocalAsset {
+            name,
+            path,
+            sha256,
+            size,
+        });
+    }
+    Ok(())
+}
+
 /// The assets of `dist/`: every wheel in `wheels/` (re-inspected), every
 /// file `SHA256SUMS` lists (the wheels and the `.metadata` files the index
-/// references), and `SHA256SUMS` itself, sorted by name. Every problem is
+/// references), `SHA256SUMS` itself, and every file in `farm/` (the
+/// `attnfarm-farm` release: archives, installers, checksums), sorted by name. Every problem is
 /// collected and reported together.
 pub fn collect_local(dist: &Path) -> Result<Vec<LocalAsset>, PublishError> {
     let wheels_dir = dist.join("wheels");
@@ -250,6 +303,7 @@ pub fn collect_local(dist: &Path) -> Result<Vec<LocalAsset>, PublishError> {
             size,
         });
     }
+    collect_farm(&dist.join(FARM_DIR), &listed, &mut assets, &mut problems)?;
     let (sha256, size) = sha256_file(&sums_path)?;
     assets.push(LocalAsset {
         name: "SHA256SUMS".into(),

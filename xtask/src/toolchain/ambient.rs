@@ -26,7 +26,7 @@ pub struct PythonTorch {
     pub cxx11_abi: bool,
 }
 
-const PROBE: &str = "import json, os, torch; print(json.dumps({'version': torch.__version__, \
+pub const PROBE: &str = "import json, os, torch; print(json.dumps({'version': torch.__version__, \
 'cuda': torch.version.cuda, 'root': os.path.dirname(torch.__file__), \
 'cxx11_abi': bool(torch.compiled_with_cxx11_abi())}))";
 
@@ -122,6 +122,29 @@ pub fn discover(
             torch_cuda.major
         )));
     }
+    let (torch, torch_id) = python_torch_layout(&py, os)?;
+    let cuda_id = format!(
+        "ambient-cuda{}-{}",
+        cuda.version,
+        id_of(&[&cuda.nvcc.display().to_string(), &cuda.version.to_string()])
+    );
+    Ok((
+        Toolchain {
+            cuda,
+            torch,
+            cuda_id,
+            torch_id,
+        },
+        py,
+    ))
+}
+
+/// The torch tree of a probed Python, checked against the interpreter's own
+/// answer for the C++ ABI, and its object-cache identity.
+pub fn python_torch_layout(
+    py: &PythonTorch,
+    os: crate::platform::Os,
+) -> Result<(TorchLayout, String), ToolchainError> {
     let mut torch: TorchLayout = layout::find_torch(&py.root, os).map_err(|missing| {
         ToolchainError::Ambient(format!("torch at {} lacks {missing}", py.root.display()))
     })?;
@@ -137,23 +160,10 @@ pub fn discover(
         "{} (torch.compiled_with_cxx11_abi() agrees)",
         torch.abi.source
     );
-    let cuda_id = format!(
-        "ambient-cuda{}-{}",
-        cuda.version,
-        id_of(&[&cuda.nvcc.display().to_string(), &cuda.version.to_string()])
-    );
     let torch_id = format!(
         "ambient-torch{}-{}",
         py.version,
         id_of(&[&py.root.display().to_string(), &py.version])
     );
-    Ok((
-        Toolchain {
-            cuda,
-            torch,
-            cuda_id,
-            torch_id,
-        },
-        py,
-    ))
+    Ok((torch, torch_id))
 }

@@ -1,0 +1,87 @@
+//! Packs the sources a wheel build needs into `$OUT_DIR/sources.bin`
+//! (format: `xtask::farm::bundle`), and records the source revision and
+//! commit time, so the binary builds its own release's sources anywhere.
+
+use std::path::{Path, PathBuf};
+
+/// Relative to the workspace root: whole trees and single files.
+const TREES: &[&str] = &["kernels", "bindings/csrc", "bindings/python"];
+const FILES: &[&str] = &["LICENSE", "README.md", "matrix.yaml"];
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "__pycache__" || name.ends_with(".pyc") || name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn git(root: &Path, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest.parent().expect("workspace root").to_path_buf();
+    let mut files = Vec::new();
+    for t in TREES {
+        let d = root.join(t);
+        println!("cargo:rerun-if-changed={}", d.display());
+        walk(&d, &mut files);
+    }
+    for f in FILES {
+        let p = root.join(f);
+        println!("cargo:rerun-if-changed={}", p.display());
+        files.push(p);
+    }
+    let mut bundle = Vec::new();
+    for p in &files {
+        let rel = p
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let data = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        bundle.extend_from_slice(&(rel.len() as u32).to_le_bytes());
+        bundle.extend_from_slice(rel.as_bytes());
+        bundle.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        bundle.extend_from_slice(&data);
+    }
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    std::fs::write(out.join("sources.bin"), &bundle).unwrap();
+    // The revision: ATTNFARM_REVISION (a build from a source archive), else git.
+    println!("cargo:rerun-if-env-changed=ATTNFARM_REVISION");
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    if let Some(head) = git(&root, &["rev-parse", "--git-path", "HEAD"]) {
+        println!("cargo:rerun-if-changed={}", root.join(head).display());
+    }
+    let revision = std::env::var("ATTNFARM_REVISION")
+        .ok()
+        .or_else(|| git(&root, &["rev-parse", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .or_else(|| git(&root, &["log", "-1", "--format=%ct"]))
+        .unwrap_or_else(|| "315532800".into());
+    println!("cargo:rustc-env=ATTNFARM_FARM_REVISION={revision}");
+    println!("cargo:rustc-env=ATTNFARM_FARM_EPOCH={epoch}");
+}
