@@ -99,7 +99,7 @@ fn local_build_job(plan: &Plan, target: &str, p: Platform) -> String {
         "mkdir -p \"$RUNNER_TEMP/farm\"\n{unpack}\nbin=$(find \"$RUNNER_TEMP/farm\" -type f -name 'attnfarm-farm*' ! -name '*.*z*' | head -n 1)\n\"$bin\" --version"
     );
     s.push_str(&run(
-        "dist build: the attnfarm-farm archive and its checksum",
+        "dist build --artifacts=local (the attnfarm-farm archive and its checksum)",
         &[],
         &format!(
             "\"$DIST\" build --artifacts=local --target \"$TARGET\"\nmkdir -p {FARM_OUT}\nfind target/distrib -maxdepth 1 -type f -name 'attnfarm-farm-*' -exec cp {{}} {FARM_OUT}/ \\;\nls -l {FARM_OUT}\n{smoke}"
@@ -126,7 +126,7 @@ fn global_job() -> String {
     s.push_str(&install_dist(Os::Linux));
     s.push_str(&download("farm-*", "target/distrib"));
     s.push_str(&run(
-        "dist build: shell and PowerShell installers, sha256.sum",
+        "dist build --artifacts=global (shell and PowerShell installers, sha256.sum)",
         &[],
         &format!(
             "\"$DIST\" build --artifacts=global\nmkdir -p {FARM_OUT}\ncp target/distrib/attnfarm-farm-installer.sh target/distrib/attnfarm-farm-installer.ps1 target/distrib/sha256.sum {FARM_OUT}/\ncat {FARM_OUT}/sha256.sum\ntest -s {FARM_OUT}/sha256.sum"
@@ -198,6 +198,73 @@ mod tests {
             .collect();
         assert_eq!(value("targets"), format!("[{}]", targets.join(", ")));
         assert_eq!(value("installers"), "[\"shell\", \"powershell\"]");
+    }
+
+    /// One tag, one workflow: release.yml builds the farm for each target
+    /// (Linux in the wheels' container), then its installers, and the
+    /// publish job uploads and attests them with the wheels.
+    #[test]
+    fn release_builds_the_farm_and_publishes_it_with_the_wheels() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml"))
+            .unwrap();
+        let m = crate::matrix::Matrix::parse("matrix.yaml", &text).unwrap();
+        let plan = Plan::from_matrix(&m, None);
+        let release = super::super::release_yml(&plan);
+        let w: serde_yaml::Value = serde_yaml::from_str(&release).unwrap();
+        let jobs = &w["jobs"];
+        for (target, p) in FARM_TARGETS {
+            let j = &jobs[local_job(*p).as_str()];
+            assert_eq!(j["env"]["TARGET"], *target);
+            let runs: Vec<&str> = j["steps"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["run"].as_str())
+                .collect();
+            assert!(runs
+                .iter()
+                .any(|r| r.contains("\"$DIST\" build --artifacts=local --target \"$TARGET\"")));
+            assert!(runs
+                .iter()
+                .any(|r| r.contains(&format!("{DIST_PACKAGE}=={DIST_VERSION}"))));
+            assert!(
+                runs.iter().any(|r| r.contains("--version")),
+                "the built binary is run"
+            );
+        }
+        let linux = &jobs[local_job(Platform::LinuxX86_64).as_str()];
+        assert_eq!(
+            linux["container"]["image"].as_str(),
+            image(&plan, Platform::LinuxX86_64),
+            "the Linux binary is built in the wheels' manylinux container (its glibc floor)"
+        );
+        let global = &jobs[GLOBAL_JOB];
+        assert_eq!(
+            global["needs"].as_sequence().unwrap().len(),
+            FARM_TARGETS.len()
+        );
+        let publish = &jobs["publish"];
+        assert!(publish["needs"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|n| n == GLOBAL_JOB));
+        let steps = publish["steps"].as_sequence().unwrap();
+        assert!(steps
+            .iter()
+            .any(|s| s["with"]["pattern"] == "farm-*" && s["with"]["path"] == FARM_OUT));
+        assert!(steps.iter().any(|s| s["with"]["subject-path"]
+            .as_str()
+            .is_some_and(|p| p.contains(&format!("{FARM_OUT}/*")))));
+    }
+
+    /// .ci/run installs the dist the config pins.
+    #[test]
+    fn ci_script_uses_the_pinned_dist() {
+        let run =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../.ci/run")).unwrap();
+        assert!(run.contains(&format!("{DIST_PACKAGE}=={DIST_VERSION}")));
+        assert!(run.contains("diff -u farm/dist-plan.txt"));
     }
 
     /// The binary's version is the wheels' (one tag announces both).

@@ -363,7 +363,7 @@ fn publish_is_gated_protected_and_runs_a_prebuilt_xtask() {
     assert!(needs.contains(&"build-linux_x86_64") && needs.contains(&"build-win_amd64"));
     let cond = p["if"].as_str().unwrap();
     assert!(cond.contains("needs.test.result == 'success'"));
-    assert!(cond.contains("inputs.allow-partial || (needs.build-linux_x86_64.result == 'success' && needs.build-win_amd64.result == 'success')"));
+    assert!(cond.contains("inputs.allow-partial || (needs.build-linux_x86_64.result == 'success' && needs.build-win_amd64.result == 'success' && needs.farm-installers.result == 'success')"));
     assert_eq!(p["environment"]["name"], "release");
     let runs = all_runs(p);
     assert!(

@@ -250,8 +250,17 @@ pub fn quoted(argv: &[String], os: Os) -> String {
 /// Is there a host C++ compiler the build can use? `cxx` is `CXX` or the
 /// platform default; Windows looks for MSVC the way the build does.
 pub fn check_compiler(os: Os, cxx: &str) -> Result<(), FarmError> {
+    check_compiler_in(os, cxx, &|k| std::env::var(k).ok())
+}
+
+/// [`check_compiler`] with the environment injected (`env` reads a variable).
+pub fn check_compiler_in(
+    os: Os,
+    cxx: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), FarmError> {
     match os {
-        Os::Windows => crate::toolchain::msvc::locate(&|k| std::env::var(k).ok(), &|p| p.is_file())
+        Os::Windows => crate::toolchain::msvc::locate(env, &|p| p.is_file())
             .map(|_| ())
             .map_err(|e| FarmError::NoCompiler {
                 detail: e.to_string(),

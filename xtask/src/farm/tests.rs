@@ -136,20 +136,19 @@ fn missing_compiler_says_how_to_get_one() {
 
 #[test]
 fn missing_msvc_points_at_build_tools() {
-    if std::env::var_os("VCToolsInstallDir").is_some()
-        || std::env::var_os(crate::toolchain::msvc::MSVC_BIN_ENV).is_some()
-    {
-        return; // a developer shell: MSVC is there
-    }
-    // CXX could name a cl.exe; this test is about an environment without one.
-    if std::env::var("CXX").is_ok_and(|c| c.to_lowercase().ends_with("cl.exe")) {
-        return;
-    }
-    let msg = check_compiler(Os::Windows, "cl.exe")
+    // A shell without Visual Studio's environment and no override.
+    let msg = check_compiler_in(Os::Windows, "cl.exe", &|_| None)
         .unwrap_err()
         .to_string();
     assert!(msg.starts_with("no C++ compiler: MSVC not found"), "{msg}");
-    assert!(msg.contains("Install the Visual Studio Build Tools (free) with the \"Desktop development with C++\" workload"), "{msg}");
+    assert!(
+        msg.contains("Install the Visual Studio Build Tools (free) with the \"Desktop development with C++\" workload"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("winget install Microsoft.VisualStudio.2022.BuildTools"),
+        "{msg}"
+    );
     assert!(msg.contains("x64 Native Tools Command Prompt"), "{msg}");
 }
 
