@@ -1101,3 +1101,41 @@ fn release_notes_are_set_and_kept_current() {
     assert_eq!(body(&fake).as_deref(), o.notes.as_deref());
     assert_converged(&fake, &dist, &[]);
 }
+
+/// The `attnfarm-farm` release files the workflow puts in `dist/farm/`
+/// (dist's archives, installers, checksums) go to the same release as the
+/// wheels, digest-checked like them; a name that collides with a wheel-side
+/// asset is refused.
+#[test]
+fn farm_binaries_and_installers_join_the_wheels() {
+    let fake = fake_with_history();
+    let dist = make_dist("farm");
+    let farm = dist.join(xtask::publish::FARM_DIR);
+    fs_err::create_dir_all(&farm).unwrap();
+    let files = [
+        "attnfarm-farm-x86_64-unknown-linux-gnu.tar.xz",
+        "attnfarm-farm-x86_64-unknown-linux-gnu.tar.xz.sha256",
+        "attnfarm-farm-x86_64-pc-windows-msvc.zip",
+        "attnfarm-farm-installer.sh",
+        "attnfarm-farm-installer.ps1",
+        "sha256.sum",
+    ];
+    for f in files {
+        fs_err::write(farm.join(f), format!("contents of {f}\n")).unwrap();
+    }
+    let local = collect_local(&dist).unwrap();
+    for f in files {
+        assert!(local.iter().any(|a| a.name == f), "{f} not collected");
+    }
+    let clock = VirtualClock::new();
+    run(&fake, &clock, &opts(&dist)).unwrap();
+    assert_converged(&fake, &dist, &[]);
+    assert_eq!(uploads(&fake), 7 + files.len());
+
+    fs_err::write(farm.join("SHA256SUMS"), "not ours").unwrap();
+    let err = collect_local(&dist).unwrap_err().to_string();
+    assert!(
+        err.contains("has the same name as a wheel-side asset"),
+        "{err}"
+    );
+}
