@@ -65,7 +65,7 @@ fn pages_snapshot() {
     fixture_wheel(&plan, "cu13-torch2.11-linux_x86_64", &dist.join("wheels"));
     let report = write_index(&plan, &dist, BaseUrl::Release, None).unwrap();
     assert_eq!(report.variants.len(), 2);
-    assert_eq!(report.missing.len(), 16);
+    assert_eq!(report.missing.len(), 12);
     let read = |p: &str| fs_err::read_to_string(dist.join(p)).unwrap();
     insta::assert_snapshot!(
         "project_page_release",
