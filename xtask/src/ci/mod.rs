@@ -381,9 +381,9 @@ fn test_job(hand_off: bool) -> String {
         &format!("{XTASK} plan"),
     ));
     s.push_str(&run(
-        "Workflows match the plan",
+        "Workflows match the plan; shellcheck on their scripts (preinstalled on the runner)",
         &[],
-        &format!("{XTASK} ci --check"),
+        &format!("{XTASK} ci --check --shellcheck"),
     ));
     s.push_str(&run(
         "Workflow audit (zizmor)",
@@ -394,6 +394,18 @@ fn test_job(hand_off: bool) -> String {
         "Install helper tests",
         &[],
         "python3 -m unittest discover -s install -v",
+    ));
+    s.push_str(&run(
+        "Landing page selector in headless Chrome (preinstalled), scripts disabled",
+        &[],
+        &format!("{XTASK} index --preview target/landing-preview\npython3 install/landing_check.py target/landing-preview/index.html --out target/landing-shots"),
+    ));
+    s.push_str(&upload(
+        Some("always()"),
+        "landing-shots",
+        "target/landing-shots/",
+        "ignore",
+        7,
     ));
     if hand_off {
         s.push_str(&run(
@@ -598,6 +610,37 @@ pub fn release_yml(plan: &Plan) -> String {
         DEPLOY_PAGES.uses()
     );
     s
+}
+
+/// Every bash `run:` script of a workflow, as (job, step, script), for
+/// shellcheck (`cargo xtask ci --shellcheck`). pwsh steps are left out.
+pub fn bash_scripts(text: &str) -> Result<Vec<(String, String, String)>, serde_yaml::Error> {
+    let w: serde_yaml::Value = serde_yaml::from_str(text)?;
+    let mut out = Vec::new();
+    let Some(jobs) = w["jobs"].as_mapping() else {
+        return Ok(out);
+    };
+    for (name, job) in jobs {
+        let name = name.as_str().unwrap_or("?").to_string();
+        for (i, st) in job["steps"].as_sequence().into_iter().flatten().enumerate() {
+            let Some(run) = st["run"].as_str() else {
+                continue;
+            };
+            if st["shell"].as_str().is_some_and(|sh| sh != "bash") {
+                continue;
+            }
+            let label = st["name"]
+                .as_str()
+                .map_or_else(|| format!("step {}", i + 1), String::from);
+            // What `shell: bash` runs: bash -eo pipefail.
+            out.push((
+                name.clone(),
+                label,
+                format!("#!/usr/bin/env bash\nset -eo pipefail\n{run}"),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -292,6 +292,9 @@ fn ci_never_cancels_main_and_enables_real_build_tests() {
     assert_eq!(w["jobs"]["test"]["env"]["ATTNFARM_E2E"], "1");
     assert!(all_runs(&w["jobs"]["test"]).contains("cargo test --workspace --locked"));
     assert!(all_runs(&w["jobs"]["test"]).contains("AUDITWHEEL="));
+    assert!(all_runs(&w["jobs"]["test"]).contains("ci --check --shellcheck"));
+    assert!(all_runs(&w["jobs"]["test"]).contains("zizmor --offline"));
+    assert!(all_runs(&w["jobs"]["test"]).contains("install/landing_check.py"));
 }
 
 #[test]
@@ -440,4 +443,20 @@ fn one_build_job_per_platform_and_smoke_variants_required() {
             "{id}"
         );
     }
+}
+
+#[test]
+fn bash_scripts_are_extracted_for_shellcheck() {
+    let ci = generated().into_iter().find(|g| g.path == CI_PATH).unwrap();
+    let scripts = bash_scripts(&ci.text).unwrap();
+    assert!(scripts
+        .iter()
+        .all(|(_, _, s)| s.starts_with("#!/usr/bin/env bash\nset -eo pipefail\n")));
+    // The pwsh developer-shell step is not bash.
+    assert!(!scripts
+        .iter()
+        .any(|(_, _, s)| s.contains("Enter-VsDevShell")));
+    assert!(scripts
+        .iter()
+        .any(|(j, _, s)| j == "build-win_amd64" && s.contains("-m attnfarm")));
 }

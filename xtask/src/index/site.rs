@@ -295,3 +295,28 @@ pub fn asset_url(owner: &str, repo: &str, tag: &str, file: &str) -> String {
         encode_segment(file)
     )
 }
+
+/// Every plan variant with a placeholder wheel (zero digest, this
+/// release's URL): what the landing page will look like once all of them
+/// are published (`cargo xtask index --preview`).
+pub fn preview_entries(plan: &Plan) -> Vec<VariantEntry> {
+    let tag = plan.release.tag_for(&plan.package.version);
+    let wheels: Vec<SiteWheel> = plan
+        .variants
+        .iter()
+        .map(|v| {
+            let file = v.wheel.to_string();
+            SiteWheel {
+                tag: tag.clone(),
+                link: FileLink {
+                    url: asset_url(&plan.release.owner, &plan.release.repo, &tag, &file),
+                    file,
+                    sha256: "0".repeat(64),
+                    requires_python: Some(v.requires_python.clone()),
+                    metadata_sha256: None,
+                },
+            }
+        })
+        .collect();
+    entries(plan, &wheels, &plan.release.pages).0
+}
