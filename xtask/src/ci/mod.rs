@@ -458,10 +458,13 @@ fn platform_build_job(plan: &Plan, p: Platform, ci: Option<&Variant>, needs: &st
     } else {
         String::new()
     };
+    // `--verify`: each wheel is installed by pip from a private copy of the
+    // farm's index into a fresh environment with every torch it serves, and
+    // imported (cmd::verify).
     s.push_str(&run(
-        "Build (summary kept for the release notes)",
+        "Build and load-test under its torch (summary kept for the release notes)",
         &[],
-        &format!("mkdir -p dist/summaries\n{XTASK} build-matrix --only \"$VARIANT\"{arch} --no-index 2>&1 | tee \"dist/summaries/$VARIANT.txt\""),
+        &format!("mkdir -p dist/summaries\n{XTASK} build-matrix --only \"$VARIANT\"{arch} --no-index --verify 2>&1 | tee \"dist/summaries/$VARIANT.txt\""),
     ));
     s.push_str(&validate_step(p));
     if let Some(v) = ci.filter(|v| v.platform.os() == Os::Windows) {

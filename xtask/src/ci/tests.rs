@@ -446,6 +446,29 @@ fn one_build_job_per_platform_and_smoke_variants_required() {
 }
 
 #[test]
+fn every_build_job_load_tests_its_wheel() {
+    for (path, w) in both() {
+        for (name, job) in jobs(&w)
+            .into_iter()
+            .filter(|(n, _)| n.starts_with("build-"))
+        {
+            let runs = all_runs(job);
+            assert!(
+                runs.contains("build-matrix --only \"$VARIANT\"") && runs.contains("--verify"),
+                "{path} job {name} does not load-test its wheel"
+            );
+            for v in [
+                "abi3audit\" --strict",
+                "check-wheel-contents",
+                "twine\" check --strict",
+            ] {
+                assert!(runs.contains(v), "{path} job {name}: no {v}");
+            }
+        }
+    }
+}
+
+#[test]
 fn bash_scripts_are_extracted_for_shellcheck() {
     let ci = generated().into_iter().find(|g| g.path == CI_PATH).unwrap();
     let scripts = bash_scripts(&ci.text).unwrap();
