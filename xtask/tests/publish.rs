@@ -996,7 +996,8 @@ fn site_keeps_every_published_release_across_pages() {
     );
     assert_eq!(december["release"], "v2025.12.0");
     assert!(december["metadata_sha256"].is_string());
-    assert_eq!(cu12["kind"], "minor");
+    assert_eq!(cu12["kind"], "per-minor");
+    assert_eq!(cu12["torch_minors"][0], "2.9");
     assert_eq!(cu12["torch_requirement"], "torch>=2.9,<2.10");
     assert_eq!(cu12["cuda_major"], 12);
     assert_eq!(cu12["requires_python"], ">=3.10");

@@ -7,7 +7,7 @@
 //! build job per platform the matrix ships (Linux in the platform's
 //! container, Windows with MSVC's developer environment), the release
 //! trigger from the tag pattern, the repository guard from `release.github`,
-//! and the CI smoke variants ([`CI_VARIANTS`]), which must exist.
+//! and the CI smoke variants ([`smoke_variants`]), which must exist.
 //!
 //! Rules the output follows, each checked by a test below:
 //! - `permissions: {}` at the top, per-job grants; every job has a timeout;
@@ -36,9 +36,12 @@ use crate::matrix::IndexSource;
 use crate::plan::{Plan, Variant};
 use crate::platform::{Os, Platform};
 
-/// The variants `ci.yml` builds for real on every push, one per platform.
-/// Ex) `cu13-torch2.11-linux_x86_64`
-pub const CI_VARIANTS: &[&str] = &["cu13-torch2.11-linux_x86_64", "cu13-torch2.11-win_amd64"];
+/// `ci.yml` builds for real, on every push, one variant per platform here:
+/// the CUDA [`CI_CUDA_MAJOR`] variant that serves torch [`CI_TORCH`]
+/// (`cu13-torch2.11-<platform>`, or the stable-ABI variant serving 2.11).
+pub const CI_PLATFORMS: &[Platform] = &[Platform::LinuxX86_64, Platform::WinAmd64];
+pub const CI_TORCH: &str = "2.11";
+pub const CI_CUDA_MAJOR: u32 = 13;
 /// The arch those builds are restricted to, to keep CI fast.
 pub const CI_ARCH: &str = "sm_90";
 
@@ -125,8 +128,11 @@ pub const PINS: &[Pin] = &[
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CiError {
-    #[error("the CI smoke variant `{id}` is not in the plan (variants: {available}); keep it in matrix.yaml or change `ci::CI_VARIANTS`")]
-    NoCiVariant { id: String, available: String },
+    #[error("no variant of the plan serves torch {CI_TORCH} with CUDA {CI_CUDA_MAJOR} on {platform}, which CI builds for real (variants: {available}); keep one in matrix.yaml or change `ci::CI_TORCH`")]
+    NoCiVariant {
+        platform: Platform,
+        available: String,
+    },
     #[error("the plan has no variants; nothing to build in CI")]
     Empty,
     #[error("platforms.{platform}.container in matrix.yaml is `{image}`, not pinned by digest: write `image@sha256:<digest>` (a tag can move under a release)")]
@@ -147,20 +153,7 @@ pub fn workflows(plan: &Plan) -> Result<Vec<Generated>, CiError> {
     if plan.variants.is_empty() {
         return Err(CiError::Empty);
     }
-    let mut smoke = Vec::new();
-    for id in CI_VARIANTS {
-        smoke.push(plan.find(id).ok_or_else(|| {
-            CiError::NoCiVariant {
-                id: id.to_string(),
-                available: plan
-                    .variants
-                    .iter()
-                    .map(|v| v.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }
-        })?);
-    }
+    let smoke = smoke_variants(plan)?;
     for p in platforms(plan) {
         if let Some(image) = image(plan, p) {
             if !image.contains("@sha256:") {
@@ -181,6 +174,36 @@ pub fn workflows(plan: &Plan) -> Result<Vec<Generated>, CiError> {
             text: release_yml(plan),
         },
     ])
+}
+
+/// CI's smoke variants, one per [`CI_PLATFORMS`] entry: the per-minor
+/// `cu13-torch2.11-<platform>` if the plan has it, else any CUDA 13 variant
+/// load-tested under torch 2.11 (a stable-ABI one).
+pub fn smoke_variants(plan: &Plan) -> Result<Vec<&Variant>, CiError> {
+    CI_PLATFORMS
+        .iter()
+        .map(|&p| {
+            let serves = |v: &&Variant| {
+                v.platform == p
+                    && v.cuda_major() == CI_CUDA_MAJOR
+                    && v.load_test
+                        .iter()
+                        .any(|t| t.build.minor_line().to_string() == CI_TORCH)
+            };
+            let exact = format!("cu{CI_CUDA_MAJOR}-torch{CI_TORCH}-{p}");
+            plan.find(&exact)
+                .or_else(|| plan.variants.iter().find(serves))
+                .ok_or_else(|| CiError::NoCiVariant {
+                    platform: p,
+                    available: plan
+                        .variants
+                        .iter()
+                        .map(|v| v.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+        })
+        .collect()
 }
 
 /// The platforms the plan ships, in plan order.

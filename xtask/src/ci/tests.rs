@@ -301,7 +301,17 @@ fn ci_never_cancels_main_and_enables_real_build_tests() {
 fn ci_builds_windows_validates_and_imports_it() {
     let w = yaml(CI_PATH);
     let plan_runs = all_runs(&w["jobs"]["plan"]);
-    for id in CI_VARIANTS {
+    let p = plan();
+    let ids: Vec<&str> = smoke_variants(&p)
+        .unwrap()
+        .iter()
+        .map(|v| v.id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["cu13-torch2.11-linux_x86_64", "cu13-torch2.11-win_amd64"]
+    );
+    for id in &ids {
         assert!(plan_runs.contains(&format!("--only {id}")), "{id}");
     }
     let win = &w["jobs"]["build-win_amd64"];
@@ -435,14 +445,24 @@ fn one_build_job_per_platform_and_smoke_variants_required() {
     let w = yaml(RELEASE_PATH);
     assert!(w["jobs"]["build-linux_x86_64"].is_mapping());
     assert!(w["jobs"]["build-win_amd64"].is_mapping());
-    for id in CI_VARIANTS {
+    for id in ["cu13-torch2.11-linux_x86_64", "cu13-torch2.11-win_amd64"] {
         let mut p2 = plan();
-        p2.variants.retain(|v| v.id != *id);
+        p2.variants.retain(|v| v.id != id);
         assert!(
             matches!(workflows(&p2), Err(CiError::NoCiVariant { .. })),
             "{id}"
         );
     }
+    // A variant serving torch 2.11 under another id (a stable-ABI one) stands in.
+    let mut p3 = plan();
+    let v = p3
+        .variants
+        .iter_mut()
+        .find(|v| v.id == "cu13-torch2.11-win_amd64")
+        .unwrap();
+    v.id = "cu13-torchstable2.10-win_amd64".into();
+    let smoke = smoke_variants(&p3).unwrap();
+    assert_eq!(smoke[1].id, "cu13-torchstable2.10-win_amd64");
 }
 
 #[test]

@@ -129,7 +129,10 @@ fn selector(project: &str, entries: &[VariantEntry]) -> (String, String) {
             platforms.push(&e.platform);
         }
     }
-    let mut torches: Vec<&str> = entries.iter().map(|e| e.torch.as_str()).collect();
+    let mut torches: Vec<&str> = entries
+        .iter()
+        .flat_map(|e| e.torch_minors.iter().map(String::as_str))
+        .collect();
     torches.sort_by_key(|t| std::cmp::Reverse(torch_key(t)));
     torches.dedup();
     let mut cudas: Vec<u32> = entries.iter().map(|e| e.cuda_major).collect();
@@ -139,10 +142,9 @@ fn selector(project: &str, entries: &[VariantEntry]) -> (String, String) {
     let first = entries
         .iter()
         .filter(|e| e.platform == platforms[0])
-        .max_by_key(|e| (torch_key(&e.torch), e.cuda_major));
-    let (p0, t0, c0) = first.map_or(("", "", 0), |e| {
-        (e.platform.as_str(), e.torch.as_str(), e.cuda_major)
-    });
+        .flat_map(|e| e.torch_minors.iter().map(move |t| (e, t.as_str())))
+        .max_by_key(|(e, t)| (torch_key(t), e.cuda_major));
+    let (p0, t0, c0) = first.map_or(("", "", 0), |(e, t)| (e.platform.as_str(), t, e.cuda_major));
     let mut css = String::from(".sel{display:none}\n@supports selector(body:has(a)){\n.sel{display:block}\n.sel .cmd{display:none}\n");
     let mut html = String::from("<form class=\"sel\" aria-label=\"Find your install command\">\n");
     let group = |html: &mut String,
@@ -196,14 +198,16 @@ fn selector(project: &str, entries: &[VariantEntry]) -> (String, String) {
     html.push_str("<div class=\"out\">\n");
     for e in entries {
         let (pip, uv) = install_commands(project, &e.index_url);
-        let chosen = format!(
-            "body:has(#p-{}:checked):has(#t-{}:checked):has(#c-{}:checked)",
-            css_id(&e.platform),
-            css_id(&e.torch),
-            e.cuda_major
-        );
-        let _ = writeln!(css, "{chosen} #cmd-{}{{display:block}}", css_id(&e.id));
-        let _ = writeln!(css, "{chosen} .none{{display:none}}");
+        for t in &e.torch_minors {
+            let chosen = format!(
+                "body:has(#p-{}:checked):has(#t-{}:checked):has(#c-{}:checked)",
+                css_id(&e.platform),
+                css_id(t),
+                e.cuda_major
+            );
+            let _ = writeln!(css, "{chosen} #cmd-{}{{display:block}}", css_id(&e.id));
+            let _ = writeln!(css, "{chosen} .none{{display:none}}");
+        }
         let _ = writeln!(
             html,
             "<div class=\"cmd\" id=\"cmd-{}\" data-variant=\"{}\"><pre><code>{}</code></pre><pre><code>{}</code></pre><small>variant <code>{}</code>, wheel {}</small></div>",
@@ -257,9 +261,13 @@ pub fn landing_page(
         let w = e.newest();
         let _ = writeln!(
             out,
-            "<tr id=\"{id}\"><td><code>{id}</code></td><td>{torch}.x</td><td>{major} (toolkit {tk})</td><td>{plat}</td><td>{py}</td><td><code>{pip}</code><br><code>{uv}</code></td><td><a href=\"{url}\">{file}</a><br><small>sha256 {sha}</small>{older}</td></tr>",
+            "<tr id=\"{id}\"><td><code>{id}</code></td><td>{torch}</td><td>{major} (toolkit {tk})</td><td>{plat}</td><td>{py}</td><td><code>{pip}</code><br><code>{uv}</code></td><td><a href=\"{url}\">{file}</a><br><small>sha256 {sha}</small>{older}</td></tr>",
             id = escape(&e.id),
-            torch = escape(&e.torch),
+            torch = escape(&if e.kind == super::site::STABLE {
+                format!("{} and later", e.torch)
+            } else {
+                format!("{}.x", e.torch)
+            }),
             major = e.cuda_major,
             tk = escape(&e.toolkit),
             plat = escape(&e.platform),
