@@ -99,3 +99,53 @@ fn bad_matrix_exits_2_with_location() {
         "{err}"
     );
 }
+
+/// A deliberate partial release: refused unless asked for, and then the
+/// notes name every missing variant.
+#[test]
+fn release_notes_refuse_a_partial_release_unless_allowed() {
+    let dist = std::env::temp_dir().join(format!("attnfarm-cli-notes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dist);
+    std::fs::create_dir_all(dist.join("wheels")).unwrap();
+    std::fs::create_dir_all(dist.join("summaries")).unwrap();
+    // Only one wheel "built" (release-notes reads names, not contents).
+    std::fs::write(
+        dist.join("wheels/attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl"),
+        b"",
+    )
+    .unwrap();
+    std::fs::write(
+        dist.join("summaries/cu13-torch2.11-win_amd64.txt"),
+        "cu13-torch2.11-win_amd64  FAILED  -\nerror: 1 variant(s) failed: cu13-torch2.11-win_amd64\n",
+    )
+    .unwrap();
+    let d = dist.display().to_string();
+    let s = dist.join("summaries").display().to_string();
+    let (code, _, err) = xtask(&["release-notes", "--dist", &d, "--summaries", &s]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("13 variant(s) of the plan have no wheel"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-partial"), "{err}");
+    let (code, out, err) = xtask(&[
+        "release-notes",
+        "--dist",
+        &d,
+        "--summaries",
+        &s,
+        "--allow-partial",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("### 1 of 14 variants"), "{out}");
+    assert!(
+        out.contains("### Missing from this release (13 of 14)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| `cu13-torch2.11-win_amd64` | cu13-torch2.11-win_amd64 FAILED -; error: 1 variant(s) failed"),
+        "{out}"
+    );
+    assert!(out.contains("- CUDA 12 on win_amd64"), "{out}");
+    let _ = std::fs::remove_dir_all(&dist);
+}

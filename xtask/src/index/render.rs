@@ -235,7 +235,7 @@ pub fn landing_page(
 ) -> String {
     let (sel_css, sel_html) = selector(project, entries);
     let mut out = format!(
-        "{HEAD}<title>{p} {v} wheels</title>\n<style>\nbody{{font-family:sans-serif;margin:2em;max-width:80em}}\ntable{{border-collapse:collapse}}\ntd,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}}\ncode{{white-space:nowrap}}\nfieldset{{border:0;padding:.2em 0;margin:0}}\nlegend{{font-weight:bold;padding:0;float:left;width:14em}}\n.sel input{{position:absolute;opacity:0}}\n.sel label{{display:inline-block;border:1px solid #999;border-radius:3px;padding:.2em .7em;margin:0 .3em .3em 0;cursor:pointer}}\n.sel input:checked+label{{background:#ee4c2c;border-color:#ee4c2c;color:#fff}}\n.sel input:focus-visible+label{{outline:2px solid #000}}\n.out{{clear:both;background:#f6f6f6;padding:.5em 1em;margin:.5em 0 1.5em}}\n.out pre{{margin:.3em 0}}\n{sel_css}</style>\n</head>\n<body>\n<h1>{p} {v}</h1>\n",
+        "{HEAD}<title>{p} {v} wheels</title>\n<style>\nbody{{font-family:sans-serif;margin:2em;max-width:80em}}\ntable{{border-collapse:collapse}}\ntd,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}}\ncode{{white-space:nowrap}}\n.tbl{{overflow-x:auto}}\n.tbl td:nth-child(2),.tbl td:nth-child(3){{white-space:nowrap}}\nfieldset{{border:0;padding:.2em 0;margin:0}}\nlegend{{font-weight:bold;padding:0;float:left;width:14em}}\n.sel input{{position:absolute;opacity:0}}\n.sel label{{display:inline-block;border:1px solid #999;border-radius:3px;padding:.2em .7em;margin:0 .3em .3em 0;cursor:pointer}}\n.sel input:checked+label{{background:#ee4c2c;border-color:#ee4c2c;color:#fff}}\n.sel input:focus-visible+label{{outline:2px solid #000}}\n.out{{clear:both;background:#f6f6f6;padding:.5em 1em;margin:.5em 0 1.5em}}\n.out pre{{margin:.3em 0}}\n{sel_css}</style>\n</head>\n<body>\n<h1>{p} {v}</h1>\n",
         p = escape(project),
         v = escape(version)
     );
@@ -255,7 +255,7 @@ pub fn landing_page(
         );
     }
     out.push_str("<p>Machine-readable: <a href=\"variants.json\">variants.json</a>.</p>\n");
-    out.push_str("<h2>Every variant</h2>\n<table>\n<tr><th>variant</th><th>torch</th><th>CUDA</th><th>platform</th><th>Python</th><th>install</th><th>newest wheel</th></tr>\n");
+    out.push_str("<h2>Every variant</h2>\n<div class=\"tbl\">\n<table>\n<tr><th>variant</th><th>torch</th><th>CUDA</th><th>platform</th><th>Python</th><th>install</th><th>newest wheel</th></tr>\n");
     for e in entries {
         let (pip, uv) = install_commands(project, &e.index_url);
         let w = e.newest();
@@ -283,7 +283,7 @@ pub fn landing_page(
             },
         );
     }
-    out.push_str("</table>\n</body>\n</html>\n");
+    out.push_str("</table>\n</div>\n</body>\n</html>\n");
     out
 }
 
