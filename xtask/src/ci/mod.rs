@@ -57,7 +57,8 @@ const WINDOWS_PYTHON: &str = "3.12";
 /// How every workflow runs xtask from source: never without the lock file.
 pub const XTASK: &str = "cargo run --locked --quiet -p xtask --";
 /// Where the publish job finds the xtask binary the test job built.
-const XTASK_BIN_DIR: &str = ".xtask-bin";
+// Not a dot-folder: upload-artifact leaves hidden files out.
+const XTASK_BIN_DIR: &str = "xtask-bin";
 
 /// The external validators every built wheel goes through.
 const VALIDATORS: &str = "abi3audit auditwheel check-wheel-contents twine";
@@ -386,7 +387,7 @@ const HEAD_COMMON: &str = "permissions: {}\n\ndefaults:\n  run:\n    # bash -eo 
 /// checks, the workflow audit. `hand_off`: also build the xtask binary the
 /// publish job runs, so no code is compiled where the release token is.
 fn test_job(hand_off: bool) -> String {
-    let mut s = String::from("  test:\n    name: test\n    runs-on: ubuntu-24.04\n    permissions:\n      contents: read\n    timeout-minutes: 60\n    env:\n      ATTNFARM_E2E: \"1\"\n    steps:\n");
+    let mut s = String::from("  test:\n    name: test\n    runs-on: ubuntu-24.04\n    permissions:\n      contents: read\n    # The real-build tests build a wheel and load-test it under torch.\n    timeout-minutes: 90\n    env:\n      ATTNFARM_E2E: \"1\"\n    steps:\n");
     s.push_str(&checkout());
     s.push_str(&run(
         "Test tools (validators the real-build tests call, uv, zizmor)",
