@@ -1102,3 +1102,12 @@ fn release_notes_are_set_and_kept_current() {
     assert_eq!(body(&fake).as_deref(), o.notes.as_deref());
     assert_converged(&fake, &dist, &[]);
 }
+
+#[test]
+fn an_index_without_variants_json_is_refused() {
+    let dist = make_dist("no-variants-json");
+    fs_err::remove_file(dist.join("index/variants.json")).unwrap();
+    let err = collect_local(&dist).unwrap_err().to_string();
+    assert!(err.contains("variants.json: missing"), "{err}");
+    assert!(err.contains("run `cargo xtask index` again"), "{err}");
+}
