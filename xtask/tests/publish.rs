@@ -87,9 +87,9 @@ fn make_dist(name: &str) -> PathBuf {
         wheel_spec("cu128torch2.9", "manylinux_2_28_x86_64", "torch>=2.9,<2.10"),
         wheel_spec("cu128torch2.9", "win_amd64", "torch>=2.9,<2.10"),
         wheel_spec(
-            "cu130torch2.11",
+            "cu130torchstable2.10",
             "manylinux_2_28_x86_64",
-            "torch>=2.11,<2.12",
+            "torch>=2.10",
         ),
     ];
     let mut sums = BTreeMap::new();

@@ -21,8 +21,8 @@ use thiserror::Error;
 use crate::plan::Plan;
 use crate::platform::{Os, Platform};
 
-/// The variant `ci.yml` builds for real on every push. Ex) `cu13-torch2.11-linux_x86_64`
-pub const CI_VARIANT: &str = "cu13-torch2.11-linux_x86_64";
+/// The variant `ci.yml` builds for real on every push: the stable cu13 wheel.
+pub const CI_VARIANT: &str = "cu13-torchstable2.10-linux_x86_64";
 /// The arch that build is restricted to, to keep CI fast.
 pub const CI_ARCH: &str = "sm_90";
 

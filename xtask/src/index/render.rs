@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::plan::Variant;
+use crate::plan::{Variant, VariantKind};
 
 /// One wheel as a link on a project page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,10 +145,15 @@ pub fn landing_page(
             .join("<br>");
         let _ = writeln!(
             out,
-            "<tr id=\"{id}\"><td><code>{id}</code></td><td>{torch}.x (built with {build})</td><td>{major} (toolkit {tk})</td><td>{plat}</td><td>{py}</td><td><code>{pip}</code><br><code>{uv}</code></td><td>{files}</td></tr>",
+            "<tr id=\"{id}\"><td><code>{id}</code></td><td>{torch}</td><td>{major} (toolkit {tk})</td><td>{plat}</td><td>{py}</td><td><code>{pip}</code><br><code>{uv}</code></td><td>{files}</td></tr>",
             id = escape(&v.id),
-            torch = v.torch,
-            build = v.torch_build,
+            torch = match v.kind {
+                VariantKind::PerMinor => format!("{}.x (built with {})", v.torch, v.torch_build),
+                VariantKind::Stable => format!(
+                    "{} and later (stable ABI, built with {})",
+                    v.torch, v.torch_build
+                ),
+            },
             major = v.cuda_major(),
             tk = v.toolkit,
             plat = v.platform,
