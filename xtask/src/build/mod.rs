@@ -1113,6 +1113,7 @@ fn finish(
         let allowed = Allowed {
             torch_libs: tc.torch.libs.clone(),
             cudart: tc.cuda.cudart.clone(),
+            stable_abi: v.is_stable(),
         };
         let report =
             audit::audit_file(&lib_path, &v.platform_tag, &allowed).map_err(|e| e.to_string())?;
