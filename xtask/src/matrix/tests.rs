@@ -345,3 +345,24 @@ fn stable_exclude() {
         with_stable("2.10").replacen("exclude: []\n", "exclude:\n  - {torch: \"2.11\"}\n", 1);
     insta::assert_snapshot!(err(&text), @"matrix.yaml:47:5: exclude[0]: this exclude matches no variant (remove it, or fix its torch/cuda/platform)");
 }
+
+#[test]
+fn torches_served_by_the_default_stable_wheels() {
+    let m = Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap();
+    let builds = |sel, major| -> Vec<String> {
+        m.torches_served(sel, major)
+            .iter()
+            .map(|t| t.build.to_string())
+            .collect()
+    };
+    // torch 2.10.0 comes built for CUDA 12.8, 2.11-2.14 for 13.0, 2.15 for 13.2.
+    assert_eq!(builds(TorchSel::Stable, 12), ["2.10.0"]);
+    assert_eq!(
+        builds(TorchSel::Stable, 13),
+        ["2.11.0", "2.12.1", "2.13.0", "2.14.1", "2.15.0"]
+    );
+    assert_eq!(
+        builds(TorchSel::Minor("2.9".parse().unwrap()), 12),
+        ["2.9.1"]
+    );
+}
