@@ -29,6 +29,10 @@
 #include "attnfarm/kernels.h"
 
 namespace attnfarm {
+// Internal linkage: each binding is one translation unit, and two attnfarm
+// libraries in one process (the stable-vs-per-minor benchmark) must not share
+// this header's state (build_arches) or bind each other's copies.
+namespace {
 namespace core {
 
 constexpr int64_t kMaxHeadDim = 128;
@@ -351,4 +355,5 @@ std::optional<Failure> dispatch(const af_attn_params& p, Precision precision, in
 }
 
 }  // namespace core
+}  // namespace
 }  // namespace attnfarm

@@ -207,7 +207,17 @@ std::tuple<Tensor, Tensor> fwd_not_cuda(Tensor q, Tensor k, Tensor v, bool, std:
 }  // namespace
 }  // namespace attnfarm
 
-STABLE_TORCH_LIBRARY(attnfarm, m) {
+// The op namespace: `attnfarm` (the Python package calls torch.ops.attnfarm).
+// Only a benchmark that loads this library next to a per-minor one in the same
+// process compiles it with another (-DATTNFARM_OPS_NS=attnfarm_stable); the
+// indirection lets the macro's argument expand before torch's macros paste it.
+#ifndef ATTNFARM_OPS_NS
+#define ATTNFARM_OPS_NS attnfarm
+#endif
+#define ATTNFARM_STABLE_LIBRARY(ns, m) STABLE_TORCH_LIBRARY(ns, m)
+#define ATTNFARM_STABLE_LIBRARY_IMPL(ns, k, m) STABLE_TORCH_LIBRARY_IMPL(ns, k, m)
+
+ATTNFARM_STABLE_LIBRARY(ATTNFARM_OPS_NS, m) {
   m.def(
       "fwd(Tensor q, Tensor k, Tensor v, bool causal, float? sm_scale, str precision, bool return_lse, "
       "str layout) -> (Tensor, Tensor)");
@@ -215,11 +225,11 @@ STABLE_TORCH_LIBRARY(attnfarm, m) {
   m.def("_set_build_arches(str arches) -> ()");
 }
 
-STABLE_TORCH_LIBRARY_IMPL(attnfarm, CompositeExplicitAutograd, m) {
+ATTNFARM_STABLE_LIBRARY_IMPL(ATTNFARM_OPS_NS, CompositeExplicitAutograd, m) {
   m.impl("kernels_abi_version", TORCH_BOX(&attnfarm::kernels_abi_version));
   m.impl("_set_build_arches", TORCH_BOX(&attnfarm::set_build_arches));
 }
 
-STABLE_TORCH_LIBRARY_IMPL(attnfarm, CUDA, m) { m.impl("fwd", TORCH_BOX(&attnfarm::fwd_cuda)); }
+ATTNFARM_STABLE_LIBRARY_IMPL(ATTNFARM_OPS_NS, CUDA, m) { m.impl("fwd", TORCH_BOX(&attnfarm::fwd_cuda)); }
 
-STABLE_TORCH_LIBRARY_IMPL(attnfarm, CPU, m) { m.impl("fwd", TORCH_BOX(&attnfarm::fwd_not_cuda)); }
+ATTNFARM_STABLE_LIBRARY_IMPL(ATTNFARM_OPS_NS, CPU, m) { m.impl("fwd", TORCH_BOX(&attnfarm::fwd_not_cuda)); }
