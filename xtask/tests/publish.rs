@@ -85,11 +85,11 @@ fn make_dist(name: &str) -> PathBuf {
     let wheels = dist.join("wheels");
     let specs = [
         wheel_spec("cu128torch2.9", "manylinux_2_28_x86_64", "torch>=2.9,<2.10"),
-        wheel_spec("cu130torch2.11", "win_amd64", "torch>=2.11,<2.12"),
+        wheel_spec("cu130torchstable2.10", "win_amd64", "torch>=2.10"),
         wheel_spec(
-            "cu130torch2.11",
+            "cu130torchstable2.10",
             "manylinux_2_28_x86_64",
-            "torch>=2.11,<2.12",
+            "torch>=2.10",
         ),
     ];
     let mut sums = BTreeMap::new();
@@ -1051,7 +1051,7 @@ fn re_releasing_an_old_version_does_not_roll_the_site_back() {
     assert!(landing.contains("<h1>attnfarm 2026.2.0</h1>"), "{landing}");
     // The variant only the re-released version has is still there.
     assert_eq!(
-        variant(&json, "cu13-torch2.11-linux_x86_64")["wheels"][0]["release"],
+        variant(&json, "cu13-torchstable2.10-linux_x86_64")["wheels"][0]["release"],
         TAG
     );
 }

@@ -355,11 +355,18 @@ fn validate_step(p: Platform) -> String {
 /// Installs the wheel into a fresh venv holding the torch it was built for
 /// and imports it (`python -m attnfarm` prints the environment report).
 fn import_step(v: &Variant) -> String {
-    let index = match &v.torch_source {
+    // The torch CI tests with ([`CI_TORCH`]), as the plan's load test has it
+    // (a stable wheel's own build may be another CUDA's torch).
+    let (build, source) = v
+        .load_test
+        .iter()
+        .find(|t| t.build.minor_line().to_string() == CI_TORCH)
+        .map_or((v.torch_build, &v.torch_source), |t| (t.build, &t.source));
+    let index = match source {
         IndexSource::Default => String::new(),
         IndexSource::Named { url, .. } => url.clone(),
     };
-    let torch = format!("torch=={}", v.torch_build);
+    let torch = format!("torch=={build}");
     run(
         &format!("Install into a venv with {torch} and import it"),
         &[("TORCH_REQ", &torch), ("TORCH_INDEX", &index)],

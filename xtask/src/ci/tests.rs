@@ -307,9 +307,13 @@ fn ci_builds_windows_validates_and_imports_it() {
         .iter()
         .map(|v| v.id.as_str())
         .collect();
+    // The default matrix serves torch 2.11 with the stable cu13 wheels.
     assert_eq!(
         ids,
-        ["cu13-torch2.11-linux_x86_64", "cu13-torch2.11-win_amd64"]
+        [
+            "cu13-torchstable2.10-linux_x86_64",
+            "cu13-torchstable2.10-win_amd64"
+        ]
     );
     for id in &ids {
         assert!(plan_runs.contains(&format!("--only {id}")), "{id}");
@@ -328,12 +332,19 @@ fn ci_builds_windows_validates_and_imports_it() {
         .iter()
         .find(|s| run_of(s).contains("-m attnfarm"))
         .unwrap();
-    let v = plan().find("cu13-torch2.11-win_amd64").unwrap().clone();
+    let p = plan();
+    let v = smoke_variants(&p).unwrap()[1].clone();
+    let t = v
+        .load_test
+        .iter()
+        .find(|t| t.build.minor_line().to_string() == CI_TORCH)
+        .unwrap();
     assert_eq!(
         import["env"]["TORCH_REQ"],
-        format!("torch=={}", v.torch_build).as_str()
+        format!("torch=={}", t.build).as_str()
     );
-    let IndexSource::Named { url, .. } = &v.torch_source else {
+    assert_eq!(t.cuda.major, CI_CUDA_MAJOR);
+    let IndexSource::Named { url, .. } = &t.source else {
         panic!("Windows torch comes from a named index")
     };
     assert_eq!(import["env"]["TORCH_INDEX"], url.as_str());
@@ -445,7 +456,10 @@ fn one_build_job_per_platform_and_smoke_variants_required() {
     let w = yaml(RELEASE_PATH);
     assert!(w["jobs"]["build-linux_x86_64"].is_mapping());
     assert!(w["jobs"]["build-win_amd64"].is_mapping());
-    for id in ["cu13-torch2.11-linux_x86_64", "cu13-torch2.11-win_amd64"] {
+    for id in [
+        "cu13-torchstable2.10-linux_x86_64",
+        "cu13-torchstable2.10-win_amd64",
+    ] {
         let mut p2 = plan();
         p2.variants.retain(|v| v.id != id);
         assert!(
@@ -453,16 +467,18 @@ fn one_build_job_per_platform_and_smoke_variants_required() {
             "{id}"
         );
     }
-    // A variant serving torch 2.11 under another id (a stable-ABI one) stands in.
+    // A per-minor cu13-torch2.11 variant, where the plan has one, is preferred.
     let mut p3 = plan();
-    let v = p3
+    let mut v = p3
         .variants
-        .iter_mut()
-        .find(|v| v.id == "cu13-torch2.11-win_amd64")
-        .unwrap();
-    v.id = "cu13-torchstable2.10-win_amd64".into();
+        .iter()
+        .find(|v| v.id == "cu13-torchstable2.10-win_amd64")
+        .unwrap()
+        .clone();
+    v.id = "cu13-torch2.11-win_amd64".into();
+    p3.variants.push(v);
     let smoke = smoke_variants(&p3).unwrap();
-    assert_eq!(smoke[1].id, "cu13-torchstable2.10-win_amd64");
+    assert_eq!(smoke[1].id, "cu13-torch2.11-win_amd64");
 }
 
 #[test]

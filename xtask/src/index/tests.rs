@@ -62,10 +62,14 @@ fn pages_snapshot() {
     let plan = default_plan();
     let dist = tmp("pages");
     fixture_wheel(&plan, "cu12-torch2.9-linux_x86_64", &dist.join("wheels"));
-    fixture_wheel(&plan, "cu13-torch2.11-linux_x86_64", &dist.join("wheels"));
+    fixture_wheel(
+        &plan,
+        "cu13-torchstable2.10-linux_x86_64",
+        &dist.join("wheels"),
+    );
     let report = write_index(&plan, &dist, BaseUrl::Release, None).unwrap();
     assert_eq!(report.variants.len(), 2);
-    assert_eq!(report.missing.len(), 12);
+    assert_eq!(report.missing.len(), 4);
     let read = |p: &str| fs_err::read_to_string(dist.join(p)).unwrap();
     insta::assert_snapshot!(
         "project_page_release",
@@ -79,8 +83,8 @@ fn pages_snapshot() {
     );
     insta::assert_snapshot!("landing_page_release", mask(&read("index/index.html")));
     // Each index holds only its own variant.
-    let cu13 = read("index/cu13-torch2.11-linux_x86_64/simple/attnfarm/index.html");
-    assert!(cu13.contains("cu130torch2.11") && !cu13.contains("cu128torch2.9"));
+    let cu13 = read("index/cu13-torchstable2.10-linux_x86_64/simple/attnfarm/index.html");
+    assert!(cu13.contains("cu130torchstable2.10") && !cu13.contains("cu128torch2.9"));
     // SHA256SUMS covers wheels and metadata files and matches the bytes.
     let sums = read("SHA256SUMS");
     assert_eq!(sums.lines().count(), 4);
