@@ -7,9 +7,12 @@ Run it with the Python you use (the one that has torch):
     python install.py --dry-run  # detect, explain, print the pip command
 
 It finds your torch version, the CUDA major torch was built with, the
-platform and the GPU's compute capability, picks the variant
-`cu<major>-torch<M.m>-<platform>` from the index's `variants.json` (the
-machine-readable list beside the landing page) and runs
+platform and the GPU's compute capability, picks the variant from the
+index's `variants.json` (the machine-readable list beside the landing page)
+-- the per-minor wheel `cu<major>-torch<M.m>-<platform>` built for your torch
+minor if there is one, else the stable-ABI wheel
+`cu<major>-torchstable<F>-<platform>` whose floor F is at or below your torch
+(it loads into every torch from F on) -- and runs
 `python -m pip install --index-url <that variant's index> attnfarm`. Only
 attnfarm comes from that index; torch stays as it is.
 
@@ -34,6 +37,7 @@ INDEX_BASE = "__ATTNFARM_INDEX_BASE__"
 PLACEHOLDER = "__ATTNFARM_" + "INDEX_BASE__"
 
 VARIANTS_SCHEMA = 1
+STABLE_RE = re.compile(r"^cu(\d+)-torchstable(\d+)\.(\d+)-(.+)$")
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_USAGE = 0, 1, 2
 
@@ -151,6 +155,45 @@ def variant_id(env):
     return "cu{}-torch{}.{}-{}".format(cuda_major, m.group(1), m.group(2), env.platform)
 
 
+def choose(env, ids):
+    """The variant to install from the ids the index lists, and why.
+
+    1. The per-minor wheel for this torch minor, CUDA major and platform
+       (built against this torch minor: it loads only into it).
+    2. Else the stable-ABI wheel for this CUDA major and platform whose floor
+       is at or below this torch (the newest such floor): it loads into every
+       torch from its floor on, so it keeps working after torch upgrades.
+    Returns (id, reason), or (None, the per-minor id wanted) if neither exists.
+    """
+    wanted = variant_id(env)
+    if wanted in ids:
+        return wanted, "per-minor wheel for torch {}".format(wanted.split("-")[1][len("torch"):])
+    m = re.match(r"(\d+)\.(\d+)", env.torch)
+    have = (int(m.group(1)), int(m.group(2)))
+    cuda_major = env.cuda.split(".")[0]
+    best = None
+    for i in ids:
+        s = STABLE_RE.match(i)
+        if not s or s.group(1) != cuda_major or s.group(4) != env.platform:
+            continue
+        floor = (int(s.group(2)), int(s.group(3)))
+        if floor <= have and (best is None or floor > best[0]):
+            best = (floor, i)
+    if best is not None:
+        return best[1], "stable-ABI wheel for torch {}.{} and later".format(*best[0])
+    return None, wanted
+
+
+def torch_label(i):
+    """`cu12-torch2.9-linux_x86_64` -> `2.9`; `cu13-torchstable2.10-...` -> `2.10+`."""
+    t = i.split("-")[1][len("torch"):]
+    return t[len("stable"):] + "+" if t.startswith("stable") else t
+
+
+def _label_key(t):
+    return tuple(int(x) for x in t.rstrip("+").split("."))
+
+
 # ---------------------------------------------------------------- the index
 
 
@@ -209,7 +252,7 @@ def suggest(wanted, ids, env):
         lines.append("None is built for platform {}; attnfarm ships {}.".format(
             env.platform, ", ".join(sorted({i.split("-", 2)[2] for i in ids}))))
     else:
-        torches = sorted({i.split("-")[1][len("torch"):] for i in same}, key=lambda v: tuple(int(x) for x in v.split(".")))
+        torches = sorted({torch_label(i) for i in same}, key=_label_key)
         lines.append(
             "What to do: install a torch the index serves for {} (torch {}), with its CUDA build, "
             "then run this helper again; or build attnfarm for your torch from source "
@@ -244,11 +287,16 @@ def main(argv=None):
     env = detect(args)
     explain(env, base)
     try:
-        wanted = args.variant or variant_id(env)
         variants = available_variants(base)
         ids = sorted(variants)
-        if wanted not in variants:
-            raise Refusal(suggest(wanted, ids, env))
+        if args.variant:
+            wanted, why = args.variant, "given with --variant"
+            if wanted not in variants:
+                raise Refusal(suggest(wanted, ids, env))
+        else:
+            wanted, why = choose(env, ids)
+            if wanted is None:
+                raise Refusal(suggest(why, ids, env))
         entry = variants[wanted]
         if not entry.get("wheels"):
             raise Refusal("the variant list names {} but holds no wheel for it".format(wanted))
@@ -270,7 +318,7 @@ def main(argv=None):
                     "this GPU ({}) is older and may not be supported".format(env.arch))
         except ValueError:
             pass
-    say("  variant   {}".format(wanted))
+    say("  variant   {} ({})".format(wanted, why))
     newest = entry["wheels"][0]
     say("  newest    {} (sha256 {})".format(newest.get("file"), newest.get("sha256")))
     cmd = [sys.executable, "-m", "pip", "install", "--index-url", index, PROJECT] + list(args.pip_args)

@@ -20,7 +20,7 @@ HELPER = os.path.join(HERE, "install.py")
 VARIANTS = [
     "cu12-torch2.9-linux_x86_64",
     "cu12-torch2.9-win_amd64",
-    "cu13-torch2.11-linux_x86_64",
+    "cu13-torchstable2.10-linux_x86_64",
 ]
 
 
@@ -114,7 +114,42 @@ class HelperTest(unittest.TestCase):
         rc, out, _ = self.helper("--base", self.base + "index.html", "--dry-run", "--fake-torch", "2.11.0",
                                  "--fake-cuda", "13.0", "--fake-platform", "linux_x86_64", "--fake-arch", "sm_120")
         self.assertEqual(rc, 0)
-        self.assertIn("cu13-torch2.11-linux_x86_64/simple/", out)
+        self.assertIn("cu13-torchstable2.10-linux_x86_64/simple/", out)
+
+    def test_stable_wheel_serves_every_torch_from_its_floor(self):
+        for torch in ("2.10.0+cu130", "2.11.0", "2.15.0+cu132", "3.1.0+cu135"):
+            rc, out, err = self.helper("--base", self.base, "--dry-run", "--fake-torch", torch,
+                                       "--fake-cuda", "13.2" if "cu132" in torch else "13.0",
+                                       "--fake-platform", "linux_x86_64", "--fake-arch", "9.0")
+            self.assertEqual(rc, 0, err)
+            self.assertIn("cu13-torchstable2.10-linux_x86_64/simple/", out)
+            self.assertIn("stable-ABI wheel for torch 2.10 and later", err)
+        # Below the floor there is no stable wheel, and no per-minor cu13 one.
+        rc, out, err = self.helper("--base", self.base, "--dry-run", "--fake-torch", "2.9.1+cu130",
+                                   "--fake-platform", "linux_x86_64", "--fake-arch", "9.0")
+        self.assertEqual(rc, 1)
+        self.assertIn("wanted `cu13-torch2.9-linux_x86_64`", err)
+        # The CUDA major must match: no cu12 stable wheel on this index.
+        rc, out, err = self.helper("--base", self.base, "--dry-run", "--fake-torch", "2.12.1+cu128",
+                                   "--fake-platform", "linux_x86_64", "--fake-arch", "9.0")
+        self.assertEqual(rc, 1)
+        self.assertIn("2.9, 2.10+", err)
+
+    def test_choose_prefers_the_exact_per_minor_wheel(self):
+        sys.path.insert(0, HERE)
+        try:
+            import install as helper
+        finally:
+            sys.path.remove(HERE)
+        env = helper.Env()
+        env.torch, env.cuda, env.platform = "2.12.1+cu130", "13.0", "linux_x86_64"
+        ids = ["cu13-torch2.12-linux_x86_64", "cu13-torchstable2.10-linux_x86_64", "cu13-torchstable2.11-linux_x86_64"]
+        self.assertEqual(helper.choose(env, ids)[0], "cu13-torch2.12-linux_x86_64")
+        self.assertEqual(helper.choose(env, ids[1:])[0], "cu13-torchstable2.11-linux_x86_64")
+        env.torch = "2.10.2"
+        self.assertEqual(helper.choose(env, ids[1:])[0], "cu13-torchstable2.10-linux_x86_64")
+        env.platform = "win_amd64"
+        self.assertEqual(helper.choose(env, ids), (None, "cu13-torch2.10-win_amd64"))
 
     def test_no_matching_variant_lists_what_exists(self):
         rc, out, err = self.helper("--base", self.base, "--dry-run", "--fake-torch", "2.6.0+cu124",
@@ -125,7 +160,7 @@ class HelperTest(unittest.TestCase):
         for v in VARIANTS:
             self.assertIn(v, err)
         self.assertIn("What to do", err)
-        self.assertIn("2.9, 2.11", err)
+        self.assertIn("2.9, 2.10+", err)
 
     def test_unsupported_platform(self):
         rc, _, err = self.helper("--base", self.base, "--fake-torch", "2.9.1+cu128", "--fake-platform", "darwin_arm64",

@@ -61,6 +61,63 @@ def test_cpu_only_torch():
     assert "needs a CUDA build of torch" in msg and "torch.version.cuda is None" in msg
 
 
+def _stable_info(**overrides):
+    base = dict(
+        KIND="stable",
+        VERSION="2026.1.0+cu130torchstable2.10",
+        VARIANT="cu13-torchstable2.10-linux_x86_64",
+        TORCH_MINOR="2.10",
+        TORCH_BUILT_WITH="2.10.0+cu128",
+        INDEX_URL="https://example.invalid/attnfarm/cu13-torchstable2.10-linux_x86_64/simple/",
+    )
+    base.update(overrides)
+    return _info(**base)
+
+
+@pytest.mark.parametrize("have", ["2.10.0+cu130", "2.11.0", "2.12.1+cu130", "2.15.0+cu132", "3.0.0"])
+def test_stable_wheel_loads_into_every_torch_from_the_floor(have):
+    from attnfarm import _compat
+
+    cuda = "13.2" if "cu132" in have else "13.0"
+    assert _compat.version_problem(_stable_info(), have, cuda) is None
+
+
+def test_stable_wheel_refuses_torch_below_the_floor():
+    from attnfarm import _compat
+
+    msg = _compat.version_problem(_stable_info(), "2.9.1+cu130", "13.0")
+    assert "needs torch >= 2.10" in msg and "torch 2.9.1+cu130 is installed" in msg
+    assert "per-minor attnfarm wheel for torch 2.9 and CUDA 13" in msg
+    assert "https://example.invalid/attnfarm/" in msg
+
+
+def test_stable_wheel_checks_the_cuda_major_only():
+    from attnfarm import _compat
+
+    assert _compat.version_problem(_stable_info(), "2.13.0", "13.9") is None
+    msg = _compat.version_problem(_stable_info(), "2.13.0+cu128", "12.8")
+    assert "built with CUDA 13.0" in msg and "uses CUDA 12.8" in msg and "cu12-torchstable2.10-<platform>" in msg
+    msg = _compat.version_problem(_stable_info(), "2.13.0+cpu", None)
+    assert "needs a CUDA build of torch" in msg
+
+
+def test_per_minor_is_the_default_kind():
+    from attnfarm import _compat
+
+    assert not _compat.is_stable(_info())
+    assert _compat.is_stable(_stable_info())
+    assert _compat.minor_tuple("2.10") > _compat.minor_tuple("2.9")
+
+
+def test_stable_error_tags_map_to_python_types():
+    from attnfarm import _ops
+
+    msg = "fwd_cuda, bindings/csrc/stable/attention.cpp:55, [attnfarm:ValueError] attnfarm.attention: q must be 4-d"
+    assert _ops.untag(msg) == (ValueError, "attnfarm.attention: q must be 4-d")
+    assert _ops.untag("raise, x.cpp:1, [attnfarm:TypeError] bad dtype") == (TypeError, "bad dtype")
+    assert _ops.untag("CUDA error: out of memory") is None
+
+
 @pytest.mark.parametrize(
     "cap,sass,ptx,expect",
     [
@@ -159,3 +216,15 @@ def test_environment_report():
     if torch.cuda.is_available():
         major, minor = torch.cuda.get_device_capability()
         assert f"sm_{major}{minor}" in out and "exact" in out and "int8" in out and "auto" in out, out
+
+
+def test_import_refuses_torch_below_a_stable_floor(tmp_path):
+    have = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
+    floor = f"{have[0]}.{have[1] + 1}"
+    env = _copy_package(
+        tmp_path,
+        _build_info_text(KIND="stable", TORCH_MINOR=floor, VERSION=f"2026.1.0+cu130torchstable{floor}", VARIANT=f"cu13-torchstable{floor}-linux_x86_64"),
+    )
+    r = _run(["-c", "import attnfarm"], env)
+    assert r.returncode != 0
+    assert "ImportError" in r.stderr and f"needs torch >= {floor}" in r.stderr

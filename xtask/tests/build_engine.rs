@@ -65,6 +65,9 @@ fn fixture(tag: &str) -> Fixture {
         "#include \"attnfarm/kernels.h\"\nextern \"C\" int af_k2(int x) { return af_k(x) * 2; }\n",
     );
     write(&repo.join("bindings/csrc/b.cpp"), "#include \"attnfarm/kernels.h\"\n#include <torch_stub.h>\nint af_binding() { return torch_stub() + af_k(1); }\n");
+    // The stable binding: only compiled (with TORCH_TARGET_VERSION) for
+    // stable variants; a per-minor variant never sees it.
+    write(&repo.join("bindings/csrc/stable/s.cpp"), "#ifndef TORCH_TARGET_VERSION\n#error not a stable build\n#endif\n#include \"attnfarm/kernels.h\"\n#include <torch_stub.h>\nint af_stable_binding() { return torch_stub() + af_k(2) + (int)(TORCH_TARGET_VERSION >> 48); }\n");
     write(
         &repo.join("bindings/python/attnfarm/__init__.py"),
         "import torch\n",
@@ -190,7 +193,7 @@ fn object_cache_reuses_and_invalidates() {
     // Two torch variants on one toolkit, built by the same (fake) toolchain.
     let p = plan(
         &f,
-        &["cu13-torch2.11-linux_x86_64", "cu13-torch2.12-linux_x86_64"],
+        &["cu12-torch2.8-linux_x86_64", "cu12-torch2.9-linux_x86_64"],
     );
     assert_eq!(p.variants.len(), 2);
     let mode = ToolchainMode::Ambient(Box::new(f.tc.clone()));
@@ -281,7 +284,7 @@ fn a_failing_variant_does_not_stop_the_others() {
     let f = fixture("fail");
     let mut p = plan(
         &f,
-        &["cu13-torch2.11-linux_x86_64", "cu13-torch2.12-linux_x86_64"],
+        &["cu12-torch2.8-linux_x86_64", "cu12-torch2.9-linux_x86_64"],
     );
     // The fake nvcc fails for sm_75: only the second variant's kernels break.
     p.variants[1].arches = vec!["sm_75".parse().unwrap()];
@@ -306,7 +309,7 @@ fn a_failing_variant_does_not_stop_the_others() {
     assert!(log.contains("fake nvcc: sm_75 is broken here"), "{log}");
     let table = build::summary_table(&out);
     assert!(
-        table.contains("cu13-torch2.12-linux_x86_64 FAILED (log: "),
+        table.contains("cu12-torch2.9-linux_x86_64 FAILED (log: "),
         "{table}"
     );
     // Only the good variant's wheel exists; no temporary files are left.
@@ -327,7 +330,7 @@ fn the_cxx_standard_comes_from_torch_and_is_probed() {
         return;
     }
     let f = fixture("std");
-    let p = plan(&f, &["cu13-torch2.11-linux_x86_64"]);
+    let p = plan(&f, &["cu12-torch2.9-linux_x86_64"]);
     let mut tc = f.tc.clone();
     tc.torch.cxx_std = CxxStd {
         year: 20,
@@ -397,4 +400,41 @@ fn the_cxx_standard_comes_from_torch_and_is_probed() {
     )
     .unwrap();
     assert!(info.contains("BINDING_CXX_STD = 20\n"), "{info}");
+}
+
+#[test]
+fn stable_variant_compiles_the_stable_binding() {
+    if !have_compilers() {
+        return;
+    }
+    let f = fixture("stable");
+    let p = plan(
+        &f,
+        &[
+            "cu12-torch2.9-linux_x86_64",
+            "cu12-torchstable2.10-linux_x86_64",
+        ],
+    );
+    let mode = ToolchainMode::Ambient(Box::new(f.tc.clone()));
+    let out = build::build(&p, &mode, &options(&f), &Silent).unwrap();
+    for o in &out {
+        assert_eq!(o.status, Status::Built, "{}", build::summary_table(&out));
+    }
+    // One kernel compile serves both kinds.
+    assert_eq!(nvcc_calls(&f), 2);
+    let per_minor = fs_err::read_to_string(out[0].log.as_ref().unwrap()).unwrap();
+    let stable = fs_err::read_to_string(out[1].log.as_ref().unwrap()).unwrap();
+    assert!(per_minor.contains("bindings/csrc/b.cpp -o"), "{per_minor}");
+    assert!(!per_minor.contains("stable/s.cpp"), "{per_minor}");
+    assert!(
+        stable.contains("bindings/csrc/stable/s.cpp -o")
+            && stable.contains("-DTORCH_TARGET_VERSION=0x020a000000000000ULL -DUSE_CUDA"),
+        "{stable}"
+    );
+    assert!(!stable.contains("csrc/b.cpp"), "{stable}");
+    assert!(out[1]
+        .wheel
+        .as_deref()
+        .unwrap()
+        .starts_with("attnfarm-2026.1.0+cu128torchstable2.10-"));
 }

@@ -1,7 +1,7 @@
 //! Real end to end, gated: `ATTNFARM_E2E=1 cargo test -p xtask --test e2e_hermetic`.
 //!
 //! Runs the CLI as a user would: a hermetic build of
-//! `cu13-torch2.11-linux_x86_64` for sm_90 only (toolkit and torch wheels
+//! `cu12-torch2.9-linux_x86_64` (a per-minor wheel) for sm_90 only (toolkit and torch wheels
 //! downloaded into the farm's cache on first use, the repo's real kernels
 //! and bindings), then checks the wheel with `inspect_wheel` and its build
 //! record, then runs again and checks that nothing was compiled.
@@ -15,7 +15,7 @@ fn enabled() -> bool {
 }
 
 #[test]
-fn hermetic_cu13_torch211_sm90() {
+fn hermetic_cu12_torch29_sm90() {
     if !enabled() {
         eprintln!("skipped: set ATTNFARM_E2E=1 to run the real hermetic build (network, minutes)");
         return;
@@ -29,7 +29,7 @@ fn hermetic_cu13_torch211_sm90() {
             .args([
                 "build-matrix",
                 "--only",
-                "cu13-torch2.11-linux_x86_64",
+                "cu12-torch2.9-linux_x86_64",
                 "--arch",
                 "sm_90",
                 "--no-index",
@@ -50,7 +50,7 @@ fn hermetic_cu13_torch211_sm90() {
     eprintln!("{stdout}");
     let wheel = out
         .join("wheels")
-        .join("attnfarm-2026.1.0+cu130torch2.11-cp39-abi3-manylinux_2_28_x86_64.whl");
+        .join("attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl");
     let info = xtask::wheel::inspect::inspect_wheel(&wheel).unwrap();
     for e in [
         "attnfarm/__init__.py",
@@ -65,7 +65,7 @@ fn hermetic_cu13_torch211_sm90() {
     }
     assert_eq!(
         info.fields.get("Requires-Dist").map(String::as_str),
-        Some("torch>=2.11,<2.12")
+        Some("torch>=2.9,<2.10")
     );
     let zip = zip::ZipArchive::new(fs_err::File::open(&wheel).unwrap());
     let mut zip = zip.unwrap();
@@ -78,10 +78,11 @@ fn hermetic_cu13_torch211_sm90() {
     assert!(text.contains("SASS_ARCHES = [\"sm_90\"]\n"), "{text}");
     assert!(text.contains("PTX_ARCH = None\n"), "{text}");
     assert!(
-        text.contains("TORCH_BUILT_WITH = \"2.11.0+cu130\"\n"),
+        text.contains("TORCH_BUILT_WITH = \"2.9.1+cu128\"\n")
+            && text.contains("KIND = \"per-minor\"\n"),
         "{text}"
     );
-    let log = fs_err::read_to_string(out.join("logs/cu13-torch2.11-linux_x86_64.log")).unwrap();
+    let log = fs_err::read_to_string(out.join("logs/cu12-torch2.9-linux_x86_64.log")).unwrap();
     let ours = log
         .split("audit of _C.abi3.so: needs ")
         .nth(1)

@@ -15,7 +15,7 @@ use xtask::wheel::metadata::{parse_record, CoreMetadata};
 use xtask::wheel::{write_wheel, Entry, WheelSpec, WrittenWheel};
 
 const VARIANT: &str = "cu12-torch2.9-linux_x86_64";
-const OTHER: &str = "cu13-torch2.11-linux_x86_64";
+const OTHER: &str = "cu13-torchstable2.10-linux_x86_64";
 
 fn plan() -> Plan {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -85,11 +85,11 @@ fn make_dist(name: &str) -> PathBuf {
     let wheels = dist.join("wheels");
     let specs = [
         wheel_spec("cu128torch2.9", "manylinux_2_28_x86_64", "torch>=2.9,<2.10"),
-        wheel_spec("cu130torch2.11", "win_amd64", "torch>=2.11,<2.12"),
+        wheel_spec("cu130torchstable2.10", "win_amd64", "torch>=2.10"),
         wheel_spec(
-            "cu130torch2.11",
+            "cu130torchstable2.10",
             "manylinux_2_28_x86_64",
-            "torch>=2.11,<2.12",
+            "torch>=2.10",
         ),
     ];
     let mut sums = BTreeMap::new();
@@ -996,7 +996,8 @@ fn site_keeps_every_published_release_across_pages() {
     );
     assert_eq!(december["release"], "v2025.12.0");
     assert!(december["metadata_sha256"].is_string());
-    assert_eq!(cu12["kind"], "minor");
+    assert_eq!(cu12["kind"], "per-minor");
+    assert_eq!(cu12["torch_minors"][0], "2.9");
     assert_eq!(cu12["torch_requirement"], "torch>=2.9,<2.10");
     assert_eq!(cu12["cuda_major"], 12);
     assert_eq!(cu12["requires_python"], ">=3.10");
@@ -1050,7 +1051,7 @@ fn re_releasing_an_old_version_does_not_roll_the_site_back() {
     assert!(landing.contains("<h1>attnfarm 2026.2.0</h1>"), "{landing}");
     // The variant only the re-released version has is still there.
     assert_eq!(
-        variant(&json, "cu13-torch2.11-linux_x86_64")["wheels"][0]["release"],
+        variant(&json, "cu13-torchstable2.10-linux_x86_64")["wheels"][0]["release"],
         TAG
     );
 }
@@ -1100,6 +1101,15 @@ fn release_notes_are_set_and_kept_current() {
     run(&fake, &VirtualClock::new(), &o).unwrap();
     assert_eq!(body(&fake).as_deref(), o.notes.as_deref());
     assert_converged(&fake, &dist, &[]);
+}
+
+#[test]
+fn an_index_without_variants_json_is_refused() {
+    let dist = make_dist("no-variants-json");
+    fs_err::remove_file(dist.join("index/variants.json")).unwrap();
+    let err = collect_local(&dist).unwrap_err().to_string();
+    assert!(err.contains("variants.json: missing"), "{err}");
+    assert!(err.contains("run `cargo xtask index` again"), "{err}");
 }
 
 /// The `attnfarm-farm` release files the workflow puts in `dist/farm/`

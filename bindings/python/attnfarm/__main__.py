@@ -46,6 +46,10 @@ def report() -> List[str]:
         add("attnfarm         source checkout: no _build_info.py and no compiled library")
     else:
         add(f"attnfarm         {info.VERSION}  variant {info.VARIANT}")
+        if _compat.is_stable(info):
+            add(f"  serves         torch {info.TORCH_MINOR} and later (stable ABI), CUDA {info.CUDA_MAJOR}.x builds of torch")
+        else:
+            add(f"  serves         torch {info.TORCH_MINOR}.x only (per-minor), CUDA {info.CUDA_MAJOR}.x builds of torch")
         add(f"  built with     torch {info.TORCH_BUILT_WITH}, CUDA toolkit {info.CUDA_TOOLKIT}, revision {info.REVISION}")
         add(f"  arches         {_compat.arches_present(_compat.sass_list(info), info.PTX_ARCH)}")
         if getattr(info, "INDEX_URL", None):

@@ -58,12 +58,29 @@ def _where_to_get(info: ModuleType) -> str:
     return " ".join(parts)
 
 
+def is_stable(info: ModuleType) -> bool:
+    """Whether the wheel is a stable-ABI build (``KIND = "stable"``): it loads
+    into every torch from ``TORCH_MINOR`` (the floor) on. Wheels built before
+    the kind was recorded are per-minor."""
+    return getattr(info, "KIND", "per-minor") == "stable"
+
+
+def minor_tuple(minor: str) -> Tuple[int, int]:
+    """``"2.10"`` -> ``(2, 10)``, so that 2.10 sorts after 2.9."""
+    a, b = minor.split(".")[:2]
+    return int(a), int(b)
+
+
 def version_problem(info: ModuleType, torch_version: str, torch_cuda: Optional[str]) -> Optional[str]:
     """Why this wheel cannot be loaded into this torch, or None if it can.
 
     Checked before the compiled library is loaded, so a mismatch is an
     ImportError that says what to install instead of an ``undefined symbol``.
+    A per-minor wheel needs the torch minor it was built for; a stable wheel
+    needs torch >= its floor. Both need torch's CUDA major.
     """
+    if is_stable(info):
+        return _stable_problem(info, torch_version, torch_cuda)
     built_minor = str(info.TORCH_MINOR)
     built_cuda = int(info.CUDA_MAJOR)
     have_minor = torch_minor(torch_version)
@@ -91,6 +108,36 @@ def version_problem(info: ModuleType, torch_version: str, torch_cuda: Optional[s
             f"{wheel} was built with CUDA {info.CUDA_TOOLKIT} (CUDA {built_cuda}.x), but torch "
             f"{torch_version} uses CUDA {torch_cuda}. Install the attnfarm wheel for torch "
             f"{have_minor} and CUDA {have_cuda}, or torch {built_minor} built with CUDA {built_cuda}. "
+            + _where_to_get(info)
+        )
+    return None
+
+
+def _stable_problem(info: ModuleType, torch_version: str, torch_cuda: Optional[str]) -> Optional[str]:
+    floor = str(info.TORCH_MINOR)
+    built_cuda = int(info.CUDA_MAJOR)
+    have_minor = torch_minor(torch_version)
+    have_cuda = cuda_major(torch_cuda)
+    wheel = f"attnfarm {info.VERSION} (variant {info.VARIANT}, stable ABI: torch {floor} and later)"
+    if minor_tuple(have_minor) < minor_tuple(floor):
+        return (
+            f"{wheel} needs torch >= {floor}, but torch {torch_version} is installed. "
+            f"Upgrade torch to {floor} or later, or install the per-minor attnfarm wheel for torch {have_minor}"
+            + (f" and CUDA {have_cuda}" if have_cuda is not None else "")
+            + ". "
+            + _where_to_get(info)
+        )
+    if have_cuda is None:
+        return (
+            f"{wheel} needs a CUDA build of torch (CUDA {built_cuda}), but torch {torch_version} "
+            f"has no CUDA (torch.version.cuda is None). Install torch {floor} or later with CUDA "
+            f"{built_cuda}. " + _where_to_get(info)
+        )
+    if have_cuda != built_cuda:
+        return (
+            f"{wheel} was built with CUDA {info.CUDA_TOOLKIT} (CUDA {built_cuda}.x), but torch "
+            f"{torch_version} uses CUDA {torch_cuda}. Install the attnfarm stable wheel for CUDA {have_cuda} "
+            f"(cu{have_cuda}-torchstable{floor}-<platform>), or a torch built with CUDA {built_cuda}. "
             + _where_to_get(info)
         )
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
@@ -114,14 +115,39 @@ def attention(
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"attnfarm.attention: {name} must be a torch.Tensor, got {type(t).__name__}")
-    if not torch.compiler.is_compiling() and q.is_cuda:
-        _check_device_arch(q.device)
-    out, lse = torch.ops.attnfarm.fwd(
-        q, k, v, bool(causal), None if sm_scale is None else float(sm_scale), op_precision, bool(return_lse), layout
-    )
+    args = (q, k, v, bool(causal), None if sm_scale is None else float(sm_scale), op_precision, bool(return_lse), layout)
+    if torch.compiler.is_compiling():
+        out, lse = torch.ops.attnfarm.fwd(*args)
+    else:
+        if q.is_cuda:
+            _check_device_arch(q.device)
+        try:
+            out, lse = torch.ops.attnfarm.fwd(*args)
+        except RuntimeError as e:
+            found = untag(str(e))
+            if found is None:
+                raise
+            kind, message = found
+            raise kind(message) from None
     if return_lse:
         return out, lse
     return out
+
+
+# A stable-ABI build raises every error as RuntimeError (STD_TORCH_CHECK
+# throws std::runtime_error), prefixed with the function and source line and
+# tagged with the type the per-minor build raises (bindings/csrc/attention_core.h).
+_TAG_RE = re.compile(r"\[attnfarm:(ValueError|TypeError|RuntimeError)\] ")
+_TYPES = {"ValueError": ValueError, "TypeError": TypeError, "RuntimeError": RuntimeError}
+
+
+def untag(message: str) -> Optional[Tuple[type, str]]:
+    """``"fwd_cuda, x.cpp:12, [attnfarm:ValueError] msg"`` -> ``(ValueError, "msg")``;
+    None for a message without a tag (a per-minor build, or torch's own error)."""
+    m = _TAG_RE.search(message)
+    if m is None:
+        return None
+    return _TYPES[m.group(1)], message[m.end():]
 
 
 def register_fake() -> None:

@@ -265,6 +265,11 @@ pub struct Allowed {
     pub torch_libs: Vec<String>,
     /// The CUDA runtime torch brings. Ex) `libcudart.so.13`
     pub cudart: String,
+    /// A stable-ABI library (`bindings/csrc/stable`): it may reach torch only
+    /// through torch's C shims, so it must import no unversioned C++ symbol
+    /// (libstdc++'s are versioned; torch's and c10's are not). One such
+    /// import would tie the wheel to the torch release it was linked against.
+    pub stable_abi: bool,
 }
 
 /// The outcome: the tag the binary really needs and every violation.
@@ -320,6 +325,21 @@ impl fmt::Display for AuditReport {
     }
 }
 
+/// A mangled C++ name from torch's own namespaces (`c10`, `at`, `torch`,
+/// `caffe2`), e.g. `_ZN3c105ErrorC2…`. Unversioned `std::` names are not:
+/// the linker may bind them to torch's copy of a libstdc++ instantiation, and
+/// at run time any loaded libstdc++ satisfies them.
+pub fn is_torch_cxx_symbol(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("_Z") else {
+        return false;
+    };
+    let b = rest.as_bytes();
+    ["3c10", "2at", "5torch", "6caffe2"].iter().any(|ns| {
+        rest.match_indices(ns)
+            .any(|(i, _)| i == 0 || !b[i - 1].is_ascii_digit())
+    })
+}
+
 fn is_python_symbol(name: &str) -> bool {
     let n = name.strip_prefix('_').unwrap_or(name);
     n.starts_with("Py") && n[2..].starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
@@ -346,6 +366,13 @@ pub fn audit(
             if let Some(fv) = parse_version(vname) {
                 by_version.entry(fv).or_default().push(sym.clone());
             }
+        }
+        if allowed.stable_abi && ver.is_none() && is_torch_cxx_symbol(sym) {
+            violations.push(format!(
+                "stable-ABI library imports the C++ symbol `{sym}` (torch's or c10's C++ API): \
+                 it would only resolve in the torch it was linked against; call torch through \
+                 torch/csrc/stable and the aoti_torch_*/torch_* C shims only"
+            ));
         }
         if is_python_symbol(sym) {
             violations.push(format!(

@@ -73,6 +73,7 @@ fn allowed() -> Allowed {
     Allowed {
         torch_libs: vec!["libc10.so".into(), "libtorch.so".into()],
         cudart: "libcudart.so.13".into(),
+        stable_abi: false,
     }
 }
 
@@ -273,4 +274,49 @@ fn statically_linked_libstdcxx_is_refused() {
         )),
         "{r}"
     );
+}
+
+#[test]
+fn stable_abi_library_imports_no_torch_cxx_symbol() {
+    let facts = ElfFacts {
+        needed: vec!["libtorch.so".into(), "libstdc++.so.6".into(), "libc.so.6".into()],
+        undefined: vec![
+            ("aoti_torch_get_sizes".into(), None),
+            (
+                "_ZNSo3putEc".into(),
+                Some(("GLIBCXX_3.4".into(), "libstdc++.so.6".into())),
+            ),
+            ("_ZN3c105ErrorC2ENS_14SourceLocationENSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE".into(), None),
+            // std:: bound (unversioned) to torch's copy: harmless.
+            ("_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE10_M_disposeEv".into(), None),
+        ],
+        ..ElfFacts::default()
+    };
+    let planned = tag("manylinux_2_28_x86_64");
+    // Per-minor: torch's C++ API is what it links against.
+    assert!(audit("_C.abi3.so", &facts, &planned, &allowed()).ok());
+    let stable = Allowed {
+        stable_abi: true,
+        ..allowed()
+    };
+    let r = audit("_C.abi3.so", &facts, &planned, &stable);
+    insta::assert_snapshot!(r.violations.join("\n"), @"stable-ABI library imports the C++ symbol `_ZN3c105ErrorC2ENS_14SourceLocationENSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE` (torch's or c10's C++ API): it would only resolve in the torch it was linked against; call torch through torch/csrc/stable and the aoti_torch_*/torch_* C shims only");
+}
+
+#[test]
+fn torch_cxx_symbols() {
+    for (sym, torch) in [
+        ("_ZN3c105ErrorC2ENS_14SourceLocationESs", true),
+        ("_ZNK2at10TensorBase5dtypeEv", true),
+        ("_ZN5torch7Library4implEv", true),
+        ("_ZTVN3c1011StorageImplE", true),
+        (
+            "_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE10_M_disposeEv",
+            false,
+        ),
+        ("_ZN22attention_helper_thingE", false),
+        ("aoti_torch_get_sizes", false),
+    ] {
+        assert_eq!(is_torch_cxx_symbol(sym), torch, "{sym}");
+    }
 }

@@ -26,9 +26,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::plan::VariantKind;
 use crate::platform::Os;
 use crate::toolchain::layout::FatbinCompression;
-use crate::versions::SmArch;
+use crate::versions::{SmArch, TorchMinor};
 
 fn p(path: &Path) -> String {
     path.display().to_string()
@@ -117,6 +118,32 @@ pub struct BindingCompile {
     pub include_dirs: Vec<PathBuf>,
     /// Linux: see [`KernelCompile::source_root`].
     pub source_root: Option<PathBuf>,
+    /// Preprocessor definitions, `NAME=VALUE` or `NAME`. See [`binding_defines`].
+    pub defines: Vec<String>,
+}
+
+/// `TORCH_TARGET_VERSION` for a torch floor: torch's own encoding
+/// (`torch/headeronly/version.h`: major << 56 | minor << 48).
+/// Ex) `0x020a000000000000ULL` for 2.10
+pub fn torch_target_version(floor: TorchMinor) -> String {
+    format!(
+        "0x{:016x}ULL",
+        (u64::from(floor.major) << 56) | (u64::from(floor.minor) << 48)
+    )
+}
+
+/// The definitions a binding is compiled with. Per-minor: none. Stable:
+/// `TORCH_TARGET_VERSION=<floor>`, so torch's headers offer only the stable
+/// API of the floor (its c10/ATen headers `#error` when included), and
+/// `USE_CUDA`, which declares the CUDA shims (current CUDA stream).
+pub fn binding_defines(kind: VariantKind, torch: TorchMinor) -> Vec<String> {
+    match kind {
+        VariantKind::PerMinor => vec![],
+        VariantKind::Stable => vec![
+            format!("TORCH_TARGET_VERSION={}", torch_target_version(torch)),
+            "USE_CUDA".into(),
+        ],
+    }
 }
 
 impl BindingCompile {
@@ -131,6 +158,9 @@ impl BindingCompile {
                 }
                 if let Some(r) = &self.source_root {
                     a.push(prefix_map(r));
+                }
+                for d in &self.defines {
+                    a.push(format!("-D{d}"));
                 }
                 for d in &self.include_dirs {
                     a.push(format!("-I{}", p(d)));
@@ -164,6 +194,9 @@ impl BindingCompile {
                     ]
                     .map(String::from),
                 );
+                for d in &self.defines {
+                    a.push(format!("/D{d}"));
+                }
                 for d in &self.include_dirs {
                     a.push(format!("/I{}", p(d)));
                 }
@@ -432,6 +465,7 @@ mod tests {
                 "/tc/include".into(),
             ],
             source_root: Some("/repo/".into()),
+            defines: vec![],
         };
         assert_eq!(
             b.argv(
@@ -446,6 +480,45 @@ mod tests {
     }
 
     #[test]
+    fn stable_binding_defines() {
+        let floor: TorchMinor = "2.10".parse().unwrap();
+        assert_eq!(torch_target_version(floor), "0x020a000000000000ULL");
+        assert!(binding_defines(VariantKind::PerMinor, floor).is_empty());
+        let d = binding_defines(VariantKind::Stable, floor);
+        assert_eq!(
+            d,
+            ["TORCH_TARGET_VERSION=0x020a000000000000ULL", "USE_CUDA"]
+        );
+        let lin = BindingCompile {
+            os: Os::Linux,
+            cxx: "g++".into(),
+            cxx11_abi: Some(true),
+            cxx_std: 17,
+            include_dirs: vec!["/t/include".into()],
+            source_root: None,
+            defines: d.clone(),
+        };
+        assert_eq!(
+            lin.argv(Path::new("/r/s.cpp"), Path::new("/o/s.o"))
+                .join(" "),
+            "g++ -c /r/s.cpp -o /o/s.o -std=c++17 -O2 -fPIC -D_GLIBCXX_USE_CXX11_ABI=1 \
+             -DTORCH_TARGET_VERSION=0x020a000000000000ULL -DUSE_CUDA -I/t/include"
+        );
+        let win = BindingCompile {
+            os: Os::Windows,
+            cxx: "cl.exe".into(),
+            cxx11_abi: None,
+            cxx_std: 17,
+            include_dirs: vec![],
+            source_root: None,
+            defines: d,
+        };
+        let a = win.argv(Path::new("s.cpp"), Path::new("s.obj"));
+        assert!(a.contains(&"/DTORCH_TARGET_VERSION=0x020a000000000000ULL".to_string()));
+        assert!(a.contains(&"/DUSE_CUDA".to_string()));
+    }
+
+    #[test]
     fn windows_binding_argv() {
         let b = BindingCompile {
             os: Os::Windows,
@@ -454,6 +527,7 @@ mod tests {
             cxx_std: 17,
             include_dirs: vec![r"C:\t\torch\include".into()],
             source_root: None,
+            defines: vec![],
         };
         assert_eq!(
             b.argv(

@@ -28,7 +28,7 @@ use xshell::Shell;
 
 use crate::audit::{self, Allowed};
 use crate::matrix::Package;
-use crate::plan::{HostSupport, Plan, Variant};
+use crate::plan::{HostSupport, Plan, Variant, VariantKind};
 use crate::platform::Os;
 use crate::progress::Progress;
 use crate::toolchain::{msvc, Cache, Toolchain, ToolkitSpec, TorchSpec};
@@ -112,7 +112,11 @@ impl Outcome {
 pub struct Sources {
     pub kernels: Vec<(PathBuf, Vec<u8>)>,
     pub kernel_headers: String,
+    /// The per-minor binding: `bindings/csrc/*.cpp`.
     pub bindings: Vec<(PathBuf, Vec<u8>)>,
+    /// The stable-ABI binding: `bindings/csrc/stable/*.cpp`.
+    pub stable_bindings: Vec<(PathBuf, Vec<u8>)>,
+    /// Both bindings' headers (`bindings/csrc/**`, `kernels/include`).
     pub binding_headers: String,
 }
 
@@ -140,7 +144,8 @@ fn is_header(p: &Path) -> bool {
 }
 
 impl Sources {
-    /// `kernels/src/*.cu`, `bindings/csrc/*.cpp` and the headers they can include.
+    /// `kernels/src/*.cu`, `bindings/csrc/*.cpp`, `bindings/csrc/stable/*.cpp`
+    /// and the headers they can include.
     pub fn read(repo: &Path) -> Result<Sources, BuildError> {
         let rel = |p: &Path| {
             p.strip_prefix(repo)
@@ -165,7 +170,15 @@ impl Sources {
         let ext =
             |e: &'static str| move |p: &Path| p.extension().and_then(|x| x.to_str()) == Some(e);
         let kernels = read_set(&["kernels/src"], &ext("cu"))?;
-        let bindings = read_set(&["bindings/csrc"], &ext("cpp"))?;
+        let csrc = repo.join("bindings/csrc");
+        let stable_dir = csrc.join("stable");
+        let in_dir = |dir: PathBuf| move |p: &Path| p.parent() == Some(dir.as_path());
+        let bindings = read_set(&["bindings/csrc"], &|p| {
+            ext("cpp")(p) && in_dir(csrc.clone())(p)
+        })?;
+        let stable_bindings = read_set(&["bindings/csrc/stable"], &|p| {
+            ext("cpp")(p) && in_dir(stable_dir.clone())(p)
+        })?;
         let digest = |set: Vec<(PathBuf, Vec<u8>)>| {
             keys::digest_files(
                 &set.into_iter()
@@ -185,8 +198,17 @@ impl Sources {
             kernels,
             kernel_headers,
             bindings,
+            stable_bindings,
             binding_headers,
         })
+    }
+
+    /// The binding sources a variant compiles.
+    pub fn bindings_for(&self, kind: VariantKind) -> &[(PathBuf, Vec<u8>)] {
+        match kind {
+            VariantKind::PerMinor => &self.bindings,
+            VariantKind::Stable => &self.stable_bindings,
+        }
     }
 }
 
@@ -518,6 +540,7 @@ pub fn build(
             cxx_std: tc.torch.cxx_std.year,
             include_dirs: binc,
             source_root: Some(opts.repo.clone()),
+            defines: command::binding_defines(w.v.kind, w.v.torch),
         };
         // torch's headers need the standard torch builds extensions with; a
         // host compiler without it is a clear error, not a wall of templates.
@@ -552,7 +575,21 @@ pub fn build(
             );
             planned.push((Kind::Kernel, rel(src), t, key, true, bytes.len()));
         }
-        for (src, bytes) in &sources.bindings {
+        let binding_sources = sources.bindings_for(w.v.kind);
+        if binding_sources.is_empty() {
+            w.failed = Some(format!(
+                "no {} binding sources: {} has no .cpp files",
+                w.v.kind.as_str(),
+                opts.repo
+                    .join(match w.v.kind {
+                        VariantKind::PerMinor => "bindings/csrc",
+                        VariantKind::Stable => "bindings/csrc/stable",
+                    })
+                    .display()
+            ));
+            continue;
+        }
+        for (src, bytes) in binding_sources {
             let t = bc.argv(src, Path::new(keys::OUT));
             let key = keys::object_key(
                 "binding",
@@ -636,6 +673,7 @@ pub fn build(
                 }
                 Kind::Binding => {
                     now.bindings == sources.bindings
+                        && now.stable_bindings == sources.stable_bindings
                         && now.binding_headers == sources.binding_headers
                 }
                 Kind::Compat => true,
@@ -1162,6 +1200,7 @@ fn finish(
         let allowed = Allowed {
             torch_libs: tc.torch.libs.clone(),
             cudart: tc.cuda.cudart.clone(),
+            stable_abi: v.is_stable(),
         };
         let report =
             audit::audit_file(&lib_path, &v.platform_tag, &allowed).map_err(|e| e.to_string())?;

@@ -7,7 +7,7 @@
 //! build job per platform the matrix ships (Linux in the platform's
 //! container, Windows with MSVC's developer environment), the release
 //! trigger from the tag pattern, the repository guard from `release.github`,
-//! and the CI smoke variants ([`CI_VARIANTS`]), which must exist.
+//! and the CI smoke variants ([`smoke_variants`]), which must exist.
 //!
 //! Rules the output follows, each checked by a test below:
 //! - `permissions: {}` at the top, per-job grants; every job has a timeout;
@@ -38,9 +38,12 @@ use crate::platform::{Os, Platform};
 
 pub mod dist;
 
-/// The variants `ci.yml` builds for real on every push, one per platform.
-/// Ex) `cu13-torch2.11-linux_x86_64`
-pub const CI_VARIANTS: &[&str] = &["cu13-torch2.11-linux_x86_64", "cu13-torch2.11-win_amd64"];
+/// `ci.yml` builds for real, on every push, one variant per platform here:
+/// the CUDA [`CI_CUDA_MAJOR`] variant that serves torch [`CI_TORCH`]
+/// (`cu13-torch2.11-<platform>`, or the stable-ABI variant serving 2.11).
+pub const CI_PLATFORMS: &[Platform] = &[Platform::LinuxX86_64, Platform::WinAmd64];
+pub const CI_TORCH: &str = "2.11";
+pub const CI_CUDA_MAJOR: u32 = 13;
 /// The arch those builds are restricted to, to keep CI fast.
 pub const CI_ARCH: &str = "sm_90";
 
@@ -56,7 +59,8 @@ const WINDOWS_PYTHON: &str = "3.12";
 /// How every workflow runs xtask from source: never without the lock file.
 pub const XTASK: &str = "cargo run --locked --quiet -p xtask --";
 /// Where the publish job finds the xtask binary the test job built.
-const XTASK_BIN_DIR: &str = ".xtask-bin";
+// Not a dot-folder: upload-artifact leaves hidden files out.
+const XTASK_BIN_DIR: &str = "xtask-bin";
 
 /// The external validators every built wheel goes through.
 const VALIDATORS: &str = "abi3audit auditwheel check-wheel-contents twine";
@@ -127,8 +131,11 @@ pub const PINS: &[Pin] = &[
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CiError {
-    #[error("the CI smoke variant `{id}` is not in the plan (variants: {available}); keep it in matrix.yaml or change `ci::CI_VARIANTS`")]
-    NoCiVariant { id: String, available: String },
+    #[error("no variant of the plan serves torch {CI_TORCH} with CUDA {CI_CUDA_MAJOR} on {platform}, which CI builds for real (variants: {available}); keep one in matrix.yaml or change `ci::CI_TORCH`")]
+    NoCiVariant {
+        platform: Platform,
+        available: String,
+    },
     #[error("the plan has no variants; nothing to build in CI")]
     Empty,
     #[error("platforms.{platform}.container in matrix.yaml is `{image}`, not pinned by digest: write `image@sha256:<digest>` (a tag can move under a release)")]
@@ -149,20 +156,7 @@ pub fn workflows(plan: &Plan) -> Result<Vec<Generated>, CiError> {
     if plan.variants.is_empty() {
         return Err(CiError::Empty);
     }
-    let mut smoke = Vec::new();
-    for id in CI_VARIANTS {
-        smoke.push(plan.find(id).ok_or_else(|| {
-            CiError::NoCiVariant {
-                id: id.to_string(),
-                available: plan
-                    .variants
-                    .iter()
-                    .map(|v| v.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }
-        })?);
-    }
+    let smoke = smoke_variants(plan)?;
     for p in platforms(plan) {
         if let Some(image) = image(plan, p) {
             if !image.contains("@sha256:") {
@@ -183,6 +177,36 @@ pub fn workflows(plan: &Plan) -> Result<Vec<Generated>, CiError> {
             text: release_yml(plan),
         },
     ])
+}
+
+/// CI's smoke variants, one per [`CI_PLATFORMS`] entry: the per-minor
+/// `cu13-torch2.11-<platform>` if the plan has it, else any CUDA 13 variant
+/// load-tested under torch 2.11 (a stable-ABI one).
+pub fn smoke_variants(plan: &Plan) -> Result<Vec<&Variant>, CiError> {
+    CI_PLATFORMS
+        .iter()
+        .map(|&p| {
+            let serves = |v: &&Variant| {
+                v.platform == p
+                    && v.cuda_major() == CI_CUDA_MAJOR
+                    && v.load_test
+                        .iter()
+                        .any(|t| t.build.minor_line().to_string() == CI_TORCH)
+            };
+            let exact = format!("cu{CI_CUDA_MAJOR}-torch{CI_TORCH}-{p}");
+            plan.find(&exact)
+                .or_else(|| plan.variants.iter().find(serves))
+                .ok_or_else(|| CiError::NoCiVariant {
+                    platform: p,
+                    available: plan
+                        .variants
+                        .iter()
+                        .map(|v| v.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+        })
+        .collect()
 }
 
 /// The platforms the plan ships, in plan order.
@@ -333,11 +357,18 @@ fn validate_step(p: Platform) -> String {
 /// Installs the wheel into a fresh venv holding the torch it was built for
 /// and imports it (`python -m attnfarm` prints the environment report).
 fn import_step(v: &Variant) -> String {
-    let index = match &v.torch_source {
+    // The torch CI tests with ([`CI_TORCH`]), as the plan's load test has it
+    // (a stable wheel's own build may be another CUDA's torch).
+    let (build, source) = v
+        .load_test
+        .iter()
+        .find(|t| t.build.minor_line().to_string() == CI_TORCH)
+        .map_or((v.torch_build, &v.torch_source), |t| (t.build, &t.source));
+    let index = match source {
         IndexSource::Default => String::new(),
         IndexSource::Named { url, .. } => url.clone(),
     };
-    let torch = format!("torch=={}", v.torch_build);
+    let torch = format!("torch=={build}");
     run(
         &format!("Install into a venv with {torch} and import it"),
         &[("TORCH_REQ", &torch), ("TORCH_INDEX", &index)],
@@ -365,7 +396,7 @@ const HEAD_COMMON: &str = "permissions: {}\n\ndefaults:\n  run:\n    # bash -eo 
 /// checks, the workflow audit. `hand_off`: also build the xtask binary the
 /// publish job runs, so no code is compiled where the release token is.
 fn test_job(hand_off: bool) -> String {
-    let mut s = String::from("  test:\n    name: test\n    runs-on: ubuntu-24.04\n    permissions:\n      contents: read\n    timeout-minutes: 60\n    env:\n      ATTNFARM_E2E: \"1\"\n    steps:\n");
+    let mut s = String::from("  test:\n    name: test\n    runs-on: ubuntu-24.04\n    permissions:\n      contents: read\n    # The real-build tests build a wheel and load-test it under torch.\n    timeout-minutes: 90\n    env:\n      ATTNFARM_E2E: \"1\"\n    steps:\n");
     s.push_str(&checkout());
     s.push_str(&run(
         "Test tools (validators the real-build tests call, uv, zizmor)",
@@ -383,9 +414,9 @@ fn test_job(hand_off: bool) -> String {
         &format!("{XTASK} plan"),
     ));
     s.push_str(&run(
-        "Workflows match the plan",
+        "Workflows match the plan; shellcheck on their scripts (preinstalled on the runner)",
         &[],
-        &format!("{XTASK} ci --check"),
+        &format!("{XTASK} ci --check --shellcheck"),
     ));
     s.push_str(&dist::plan_check_step());
     s.push_str(&run(
@@ -397,6 +428,18 @@ fn test_job(hand_off: bool) -> String {
         "Install helper tests",
         &[],
         "python3 -m unittest discover -s install -v",
+    ));
+    s.push_str(&run(
+        "Landing page selector in headless Chrome (preinstalled), scripts disabled",
+        &[],
+        &format!("{XTASK} index --preview target/landing-preview\npython3 install/landing_check.py target/landing-preview/index.html --out target/landing-shots"),
+    ));
+    s.push_str(&upload(
+        Some("always()"),
+        "landing-shots",
+        "target/landing-shots/",
+        "ignore",
+        7,
     ));
     if hand_off {
         s.push_str(&run(
@@ -449,10 +492,13 @@ fn platform_build_job(plan: &Plan, p: Platform, ci: Option<&Variant>, needs: &st
     } else {
         String::new()
     };
+    // `--verify`: each wheel is installed by pip from a private copy of the
+    // farm's index into a fresh environment with every torch it serves, and
+    // imported (cmd::verify).
     s.push_str(&run(
-        "Build (summary kept for the release notes)",
+        "Build and load-test under its torch (summary kept for the release notes)",
         &[],
-        &format!("mkdir -p dist/summaries\n{XTASK} build-matrix --only \"$VARIANT\"{arch} --no-index 2>&1 | tee \"dist/summaries/$VARIANT.txt\""),
+        &format!("mkdir -p dist/summaries\n{XTASK} build-matrix --only \"$VARIANT\"{arch} --no-index --verify 2>&1 | tee \"dist/summaries/$VARIANT.txt\""),
     ));
     s.push_str(&validate_step(p));
     if let Some(v) = ci.filter(|v| v.platform.os() == Os::Windows) {
@@ -605,6 +651,37 @@ pub fn release_yml(plan: &Plan) -> String {
         DEPLOY_PAGES.uses()
     );
     s
+}
+
+/// Every bash `run:` script of a workflow, as (job, step, script), for
+/// shellcheck (`cargo xtask ci --shellcheck`). pwsh steps are left out.
+pub fn bash_scripts(text: &str) -> Result<Vec<(String, String, String)>, serde_yaml::Error> {
+    let w: serde_yaml::Value = serde_yaml::from_str(text)?;
+    let mut out = Vec::new();
+    let Some(jobs) = w["jobs"].as_mapping() else {
+        return Ok(out);
+    };
+    for (name, job) in jobs {
+        let name = name.as_str().unwrap_or("?").to_string();
+        for (i, st) in job["steps"].as_sequence().into_iter().flatten().enumerate() {
+            let Some(run) = st["run"].as_str() else {
+                continue;
+            };
+            if st["shell"].as_str().is_some_and(|sh| sh != "bash") {
+                continue;
+            }
+            let label = st["name"]
+                .as_str()
+                .map_or_else(|| format!("step {}", i + 1), String::from);
+            // What `shell: bash` runs: bash -eo pipefail.
+            out.push((
+                name.clone(),
+                label,
+                format!("#!/usr/bin/env bash\nset -eo pipefail\n{run}"),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

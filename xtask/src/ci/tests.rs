@@ -292,13 +292,30 @@ fn ci_never_cancels_main_and_enables_real_build_tests() {
     assert_eq!(w["jobs"]["test"]["env"]["ATTNFARM_E2E"], "1");
     assert!(all_runs(&w["jobs"]["test"]).contains("cargo test --workspace --locked"));
     assert!(all_runs(&w["jobs"]["test"]).contains("AUDITWHEEL="));
+    assert!(all_runs(&w["jobs"]["test"]).contains("ci --check --shellcheck"));
+    assert!(all_runs(&w["jobs"]["test"]).contains("zizmor --offline"));
+    assert!(all_runs(&w["jobs"]["test"]).contains("install/landing_check.py"));
 }
 
 #[test]
 fn ci_builds_windows_validates_and_imports_it() {
     let w = yaml(CI_PATH);
     let plan_runs = all_runs(&w["jobs"]["plan"]);
-    for id in CI_VARIANTS {
+    let p = plan();
+    let ids: Vec<&str> = smoke_variants(&p)
+        .unwrap()
+        .iter()
+        .map(|v| v.id.as_str())
+        .collect();
+    // The default matrix serves torch 2.11 with the stable cu13 wheels.
+    assert_eq!(
+        ids,
+        [
+            "cu13-torchstable2.10-linux_x86_64",
+            "cu13-torchstable2.10-win_amd64"
+        ]
+    );
+    for id in &ids {
         assert!(plan_runs.contains(&format!("--only {id}")), "{id}");
     }
     let win = &w["jobs"]["build-win_amd64"];
@@ -315,12 +332,19 @@ fn ci_builds_windows_validates_and_imports_it() {
         .iter()
         .find(|s| run_of(s).contains("-m attnfarm"))
         .unwrap();
-    let v = plan().find("cu13-torch2.11-win_amd64").unwrap().clone();
+    let p = plan();
+    let v = smoke_variants(&p).unwrap()[1].clone();
+    let t = v
+        .load_test
+        .iter()
+        .find(|t| t.build.minor_line().to_string() == CI_TORCH)
+        .unwrap();
     assert_eq!(
         import["env"]["TORCH_REQ"],
-        format!("torch=={}", v.torch_build).as_str()
+        format!("torch=={}", t.build).as_str()
     );
-    let IndexSource::Named { url, .. } = &v.torch_source else {
+    assert_eq!(t.cuda.major, CI_CUDA_MAJOR);
+    let IndexSource::Named { url, .. } = &t.source else {
         panic!("Windows torch comes from a named index")
     };
     assert_eq!(import["env"]["TORCH_INDEX"], url.as_str());
@@ -432,12 +456,66 @@ fn one_build_job_per_platform_and_smoke_variants_required() {
     let w = yaml(RELEASE_PATH);
     assert!(w["jobs"]["build-linux_x86_64"].is_mapping());
     assert!(w["jobs"]["build-win_amd64"].is_mapping());
-    for id in CI_VARIANTS {
+    for id in [
+        "cu13-torchstable2.10-linux_x86_64",
+        "cu13-torchstable2.10-win_amd64",
+    ] {
         let mut p2 = plan();
-        p2.variants.retain(|v| v.id != *id);
+        p2.variants.retain(|v| v.id != id);
         assert!(
             matches!(workflows(&p2), Err(CiError::NoCiVariant { .. })),
             "{id}"
         );
     }
+    // A per-minor cu13-torch2.11 variant, where the plan has one, is preferred.
+    let mut p3 = plan();
+    let mut v = p3
+        .variants
+        .iter()
+        .find(|v| v.id == "cu13-torchstable2.10-win_amd64")
+        .unwrap()
+        .clone();
+    v.id = "cu13-torch2.11-win_amd64".into();
+    p3.variants.push(v);
+    let smoke = smoke_variants(&p3).unwrap();
+    assert_eq!(smoke[1].id, "cu13-torch2.11-win_amd64");
+}
+
+#[test]
+fn every_build_job_load_tests_its_wheel() {
+    for (path, w) in both() {
+        for (name, job) in jobs(&w)
+            .into_iter()
+            .filter(|(n, _)| n.starts_with("build-"))
+        {
+            let runs = all_runs(job);
+            assert!(
+                runs.contains("build-matrix --only \"$VARIANT\"") && runs.contains("--verify"),
+                "{path} job {name} does not load-test its wheel"
+            );
+            for v in [
+                "abi3audit\" --strict",
+                "check-wheel-contents",
+                "twine\" check --strict",
+            ] {
+                assert!(runs.contains(v), "{path} job {name}: no {v}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bash_scripts_are_extracted_for_shellcheck() {
+    let ci = generated().into_iter().find(|g| g.path == CI_PATH).unwrap();
+    let scripts = bash_scripts(&ci.text).unwrap();
+    assert!(scripts
+        .iter()
+        .all(|(_, _, s)| s.starts_with("#!/usr/bin/env bash\nset -eo pipefail\n")));
+    // The pwsh developer-shell step is not bash.
+    assert!(!scripts
+        .iter()
+        .any(|(_, _, s)| s.contains("Enter-VsDevShell")));
+    assert!(scripts
+        .iter()
+        .any(|(j, _, s)| j == "build-win_amd64" && s.contains("-m attnfarm")));
 }

@@ -23,11 +23,11 @@ use crate::versions::SmArch;
 pub struct BenchBuildCmd {
     #[command(flatten)]
     pub matrix: MatrixArgs,
-    /// Variants to build (default: the cu12 variants for torch 2.8, 2.9, 2.10).
+    /// Variants to build (default: the cu12 variants for torch 2.8, 2.9 and the stable one).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "cu12-torch2.8-linux_x86_64,cu12-torch2.9-linux_x86_64,cu12-torch2.10-linux_x86_64"
+        default_value = "cu12-torch2.8-linux_x86_64,cu12-torch2.9-linux_x86_64,cu12-torchstable2.10-linux_x86_64"
     )]
     pub only: Vec<String>,
     /// Restrict the arch set (same for every run).

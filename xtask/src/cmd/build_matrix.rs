@@ -9,7 +9,7 @@ use super::{FilterArgs, MatrixArgs};
 use crate::build::{self, Options, Outcome, ToolchainMode};
 use crate::index::BaseUrl;
 use crate::matrix::{IndexSource, Matrix};
-use crate::plan::{local_label, variant_id, HostSupport, Plan, Variant};
+use crate::plan::{local_label, variant_id, HostSupport, Plan, Variant, VariantKind};
 use crate::platform::{Os, Platform, PlatformTag};
 use crate::progress::{Progress, Stderr};
 use crate::toolchain::{ambient, Cache, Toolchain};
@@ -136,7 +136,13 @@ pub fn ambient_variant(
     let found = plan
         .variants
         .iter()
-        .find(|v| v.platform == host && v.torch == minor && v.toolkit.major == toolkit.major)
+        .find(|v| {
+            // Ambient builds are for exactly the torch at hand: per-minor.
+            v.kind == VariantKind::PerMinor
+                && v.platform == host
+                && v.torch == minor
+                && v.toolkit.major == toolkit.major
+        })
         .cloned();
     let mut v = match found {
         Some(v) => v,
@@ -165,6 +171,7 @@ pub fn ambient_variant(
                 .unwrap_or_else(|| format!(">=3.{}", m.package.abi3.trim_start_matches("cp3")));
             Variant {
                 id: variant_id(toolkit.major, minor, host),
+                kind: VariantKind::PerMinor,
                 platform: host,
                 platform_tag: platform_tag.clone(),
                 torch: minor,
@@ -469,7 +476,10 @@ mod tests {
     #[test]
     fn arch_override_is_checked() {
         let plan = Plan::from_matrix(&matrix(), Some(Platform::LinuxX86_64));
-        let mut v = plan.find("cu13-torch2.11-linux_x86_64").unwrap().clone();
+        let mut v = plan
+            .find("cu13-torchstable2.10-linux_x86_64")
+            .unwrap()
+            .clone();
         restrict_arches(&mut v, &["sm_90".parse().unwrap()]).unwrap();
         assert_eq!(v.arches, ["sm_90".parse::<SmArch>().unwrap()]);
         assert_eq!(v.ptx, None);

@@ -60,8 +60,10 @@ impl ReleaseNotesCmd {
                 if let Some(c) = e.cuda {
                     parts.push(format!("CUDA {c}"));
                 }
-                if let Some(t) = e.torch {
-                    parts.push(format!("torch {t}"));
+                match e.torch {
+                    Some(crate::matrix::TorchSel::Minor(t)) => parts.push(format!("torch {t}")),
+                    Some(crate::matrix::TorchSel::Stable) => parts.push("stable-ABI".into()),
+                    None => {}
                 }
                 if let Some(p) = e.platform {
                     parts.push(format!("on {p}"));

@@ -129,7 +129,10 @@ fn selector(project: &str, entries: &[VariantEntry]) -> (String, String) {
             platforms.push(&e.platform);
         }
     }
-    let mut torches: Vec<&str> = entries.iter().map(|e| e.torch.as_str()).collect();
+    let mut torches: Vec<&str> = entries
+        .iter()
+        .flat_map(|e| e.torch_minors.iter().map(String::as_str))
+        .collect();
     torches.sort_by_key(|t| std::cmp::Reverse(torch_key(t)));
     torches.dedup();
     let mut cudas: Vec<u32> = entries.iter().map(|e| e.cuda_major).collect();
@@ -139,10 +142,9 @@ fn selector(project: &str, entries: &[VariantEntry]) -> (String, String) {
     let first = entries
         .iter()
         .filter(|e| e.platform == platforms[0])
-        .max_by_key(|e| (torch_key(&e.torch), e.cuda_major));
-    let (p0, t0, c0) = first.map_or(("", "", 0), |e| {
-        (e.platform.as_str(), e.torch.as_str(), e.cuda_major)
-    });
+        .flat_map(|e| e.torch_minors.iter().map(move |t| (e, t.as_str())))
+        .max_by_key(|(e, t)| (torch_key(t), e.cuda_major));
+    let (p0, t0, c0) = first.map_or(("", "", 0), |(e, t)| (e.platform.as_str(), t, e.cuda_major));
     let mut css = String::from(".sel{display:none}\n@supports selector(body:has(a)){\n.sel{display:block}\n.sel .cmd{display:none}\n");
     let mut html = String::from("<form class=\"sel\" aria-label=\"Find your install command\">\n");
     let group = |html: &mut String,
@@ -196,14 +198,16 @@ fn selector(project: &str, entries: &[VariantEntry]) -> (String, String) {
     html.push_str("<div class=\"out\">\n");
     for e in entries {
         let (pip, uv) = install_commands(project, &e.index_url);
-        let chosen = format!(
-            "body:has(#p-{}:checked):has(#t-{}:checked):has(#c-{}:checked)",
-            css_id(&e.platform),
-            css_id(&e.torch),
-            e.cuda_major
-        );
-        let _ = writeln!(css, "{chosen} #cmd-{}{{display:block}}", css_id(&e.id));
-        let _ = writeln!(css, "{chosen} .none{{display:none}}");
+        for t in &e.torch_minors {
+            let chosen = format!(
+                "body:has(#p-{}:checked):has(#t-{}:checked):has(#c-{}:checked)",
+                css_id(&e.platform),
+                css_id(t),
+                e.cuda_major
+            );
+            let _ = writeln!(css, "{chosen} #cmd-{}{{display:block}}", css_id(&e.id));
+            let _ = writeln!(css, "{chosen} .none{{display:none}}");
+        }
         let _ = writeln!(
             html,
             "<div class=\"cmd\" id=\"cmd-{}\" data-variant=\"{}\"><pre><code>{}</code></pre><pre><code>{}</code></pre><small>variant <code>{}</code>, wheel {}</small></div>",
@@ -231,7 +235,7 @@ pub fn landing_page(
 ) -> String {
     let (sel_css, sel_html) = selector(project, entries);
     let mut out = format!(
-        "{HEAD}<title>{p} {v} wheels</title>\n<style>\nbody{{font-family:sans-serif;margin:2em;max-width:80em}}\ntable{{border-collapse:collapse}}\ntd,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}}\ncode{{white-space:nowrap}}\nfieldset{{border:0;padding:.2em 0;margin:0}}\nlegend{{font-weight:bold;padding:0;float:left;width:14em}}\n.sel input{{position:absolute;opacity:0}}\n.sel label{{display:inline-block;border:1px solid #999;border-radius:3px;padding:.2em .7em;margin:0 .3em .3em 0;cursor:pointer}}\n.sel input:checked+label{{background:#ee4c2c;border-color:#ee4c2c;color:#fff}}\n.sel input:focus-visible+label{{outline:2px solid #000}}\n.out{{clear:both;background:#f6f6f6;padding:.5em 1em;margin:.5em 0 1.5em}}\n.out pre{{margin:.3em 0}}\n{sel_css}</style>\n</head>\n<body>\n<h1>{p} {v}</h1>\n",
+        "{HEAD}<title>{p} {v} wheels</title>\n<style>\nbody{{font-family:sans-serif;margin:2em;max-width:80em}}\ntable{{border-collapse:collapse}}\ntd,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}}\ncode{{white-space:nowrap}}\n.tbl{{overflow-x:auto}}\n.tbl td:nth-child(2),.tbl td:nth-child(3){{white-space:nowrap}}\nfieldset{{border:0;padding:.2em 0;margin:0}}\nlegend{{font-weight:bold;padding:0;float:left;width:14em}}\n.sel input{{position:absolute;opacity:0}}\n.sel label{{display:inline-block;border:1px solid #999;border-radius:3px;padding:.2em .7em;margin:0 .3em .3em 0;cursor:pointer}}\n.sel input:checked+label{{background:#ee4c2c;border-color:#ee4c2c;color:#fff}}\n.sel input:focus-visible+label{{outline:2px solid #000}}\n.out{{clear:both;background:#f6f6f6;padding:.5em 1em;margin:.5em 0 1.5em}}\n.out pre{{margin:.3em 0}}\n{sel_css}</style>\n</head>\n<body>\n<h1>{p} {v}</h1>\n",
         p = escape(project),
         v = escape(version)
     );
@@ -251,15 +255,19 @@ pub fn landing_page(
         );
     }
     out.push_str("<p>Machine-readable: <a href=\"variants.json\">variants.json</a>.</p>\n");
-    out.push_str("<h2>Every variant</h2>\n<table>\n<tr><th>variant</th><th>torch</th><th>CUDA</th><th>platform</th><th>Python</th><th>install</th><th>newest wheel</th></tr>\n");
+    out.push_str("<h2>Every variant</h2>\n<div class=\"tbl\">\n<table>\n<tr><th>variant</th><th>torch</th><th>CUDA</th><th>platform</th><th>Python</th><th>install</th><th>newest wheel</th></tr>\n");
     for e in entries {
         let (pip, uv) = install_commands(project, &e.index_url);
         let w = e.newest();
         let _ = writeln!(
             out,
-            "<tr id=\"{id}\"><td><code>{id}</code></td><td>{torch}.x</td><td>{major} (toolkit {tk})</td><td>{plat}</td><td>{py}</td><td><code>{pip}</code><br><code>{uv}</code></td><td><a href=\"{url}\">{file}</a><br><small>sha256 {sha}</small>{older}</td></tr>",
+            "<tr id=\"{id}\"><td><code>{id}</code></td><td>{torch}</td><td>{major} (toolkit {tk})</td><td>{plat}</td><td>{py}</td><td><code>{pip}</code><br><code>{uv}</code></td><td><a href=\"{url}\">{file}</a><br><small>sha256 {sha}</small>{older}</td></tr>",
             id = escape(&e.id),
-            torch = escape(&e.torch),
+            torch = escape(&if e.kind == super::site::STABLE {
+                format!("{} and later", e.torch)
+            } else {
+                format!("{}.x", e.torch)
+            }),
             major = e.cuda_major,
             tk = escape(&e.toolkit),
             plat = escape(&e.platform),
@@ -275,7 +283,7 @@ pub fn landing_page(
             },
         );
     }
-    out.push_str("</table>\n</body>\n</html>\n");
+    out.push_str("</table>\n</div>\n</body>\n</html>\n");
     out
 }
 

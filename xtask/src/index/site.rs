@@ -34,10 +34,14 @@ pub struct SiteWheel {
 pub struct VariantEntry {
     /// Ex) `cu12-torch2.9-linux_x86_64`
     pub id: String,
-    /// What the wheels are tied to: `minor` (one torch minor).
+    /// What the wheels are tied to: `per-minor` (one torch minor) or
+    /// `stable` (LibTorch's stable ABI: `torch` and every later minor).
     pub kind: String,
-    /// The torch line. Ex) `2.9`
+    /// The torch line (`stable`: the floor). Ex) `2.9`
     pub torch: String,
+    /// The torch minors the wheels are known to serve (the plan's load-test
+    /// torches; a variant the matrix dropped: its own line). Ex) `["2.9"]`
+    pub torch_minors: Vec<String>,
     /// The wheels' torch requirement. Ex) `torch>=2.9,<2.10`
     pub torch_requirement: String,
     pub cuda_major: u32,
@@ -89,17 +93,20 @@ impl VariantEntry {
     }
 }
 
-/// What a variant's wheels are tied to. Today every variant is one torch
-/// minor; the plan's variant kind (issue 9) replaces this when it lands.
-fn variant_kind(_v: &Variant) -> &'static str {
-    "minor"
-}
+/// Kinds, as the plan names them (`plan::VariantKind::as_str`).
+pub const PER_MINOR: &str = "per-minor";
+pub const STABLE: &str = "stable";
 
-/// `2026.1.0+cu128torch2.9` → (cuda major 12, toolkit `12.8`, torch `2.9`).
-fn parse_label(version: &str) -> Option<(u32, String, String)> {
+/// The label's facts: `2026.1.0+cu128torch2.9` → (12, `12.8`, `2.9`,
+/// per-minor); `2026.1.0+cu130torchstable2.10` → (13, `13.0`, `2.10`, stable).
+fn parse_label(version: &str) -> Option<(u32, String, String, &'static str)> {
     let label = version.split_once('+')?.1;
     let rest = label.strip_prefix("cu")?;
     let (cuda, torch) = rest.split_once("torch")?;
+    let (torch, kind) = match torch.strip_prefix("stable") {
+        Some(floor) => (floor, STABLE),
+        None => (torch, PER_MINOR),
+    };
     if cuda.len() < 2 || !cuda.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -113,6 +120,7 @@ fn parse_label(version: &str) -> Option<(u32, String, String)> {
         major.parse().ok()?,
         format!("{major}.{minor}"),
         torch.to_string(),
+        kind,
     ))
 }
 
@@ -174,7 +182,7 @@ pub fn entries(
                 continue;
             }
         };
-        let Some((cuda_major, toolkit, torch)) = parse_label(&name.version) else {
+        let Some((cuda_major, toolkit, torch, kind)) = parse_label(&name.version) else {
             unplaced.push(Unplaced {
                 tag: w.tag.clone(),
                 file: w.link.file.clone(),
@@ -183,20 +191,35 @@ pub fn entries(
             continue;
         };
         let platform = name.platform.platform();
-        let id = crate::plan::variant_id(
-            cuda_major,
-            match torch.parse() {
-                Ok(t) => t,
-                Err(_) => continue,
-            },
-            platform,
-        );
+        let Ok(minor) = torch.parse::<crate::versions::TorchMinor>() else {
+            continue;
+        };
+        // The plan's id scheme: `cu13-torch2.11-…`, `cu13-torchstable2.10-…`.
+        let id = match kind {
+            STABLE => format!("cu{cuda_major}-torchstable{minor}-{platform}"),
+            _ => crate::plan::variant_id(cuda_major, minor, platform),
+        };
         let planned = plan.find(&id);
         let entry = by_id.entry(id.clone()).or_insert_with(|| VariantEntry {
             id: id.clone(),
-            kind: planned.map_or("minor", variant_kind).to_string(),
+            kind: kind.to_string(),
             torch: torch.clone(),
+            torch_minors: match planned {
+                Some(v) if !v.load_test.is_empty() => {
+                    let mut m: Vec<String> = v
+                        .load_test
+                        .iter()
+                        .map(|t| t.build.minor_line().to_string())
+                        .collect();
+                    m.dedup();
+                    m
+                }
+                _ => vec![torch.clone()],
+            },
             torch_requirement: planned.map(torch_requirement).unwrap_or_else(|| {
+                if kind == STABLE {
+                    return format!("torch>={torch}");
+                }
                 let (m, n) = torch.split_once('.').unwrap_or((&torch, "0"));
                 let next: u32 = n.parse::<u32>().unwrap_or(0) + 1;
                 format!("torch>={torch},<{m}.{next}")
@@ -236,7 +259,7 @@ pub fn entries(
         e.wheels
             .sort_by(|a, b| cmp_versions(&b.version, &a.version).then(a.file.cmp(&b.file)));
         // The toolkit of the newest wheel, from its label.
-        if let Some((_, t, _)) = parse_label(&e.wheels[0].version) {
+        if let Some((_, t, _, _)) = parse_label(&e.wheels[0].version) {
             e.toolkit = t;
         }
     }
@@ -294,4 +317,29 @@ pub fn asset_url(owner: &str, repo: &str, tag: &str, file: &str) -> String {
         encode_segment(tag),
         encode_segment(file)
     )
+}
+
+/// Every plan variant with a placeholder wheel (zero digest, this
+/// release's URL): what the landing page will look like once all of them
+/// are published (`cargo xtask index --preview`).
+pub fn preview_entries(plan: &Plan) -> Vec<VariantEntry> {
+    let tag = plan.release.tag_for(&plan.package.version);
+    let wheels: Vec<SiteWheel> = plan
+        .variants
+        .iter()
+        .map(|v| {
+            let file = v.wheel.to_string();
+            SiteWheel {
+                tag: tag.clone(),
+                link: FileLink {
+                    url: asset_url(&plan.release.owner, &plan.release.repo, &tag, &file),
+                    file,
+                    sha256: "0".repeat(64),
+                    requires_python: Some(v.requires_python.clone()),
+                    metadata_sha256: None,
+                },
+            }
+        })
+        .collect();
+    entries(plan, &wheels, &plan.release.pages).0
 }

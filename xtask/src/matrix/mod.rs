@@ -22,6 +22,15 @@ use locate::Positions;
 /// The schema version this farm reads.
 pub const SCHEMA: u32 = 1;
 
+/// The oldest torch whose LibTorch stable ABI offers what the stable binding
+/// (`bindings/csrc/stable/attention.cpp`) uses: `str` arguments, `empty` /
+/// `new_zeros` with sizes and a device, `contiguous`, and the versioned
+/// `torch_library_impl` all arrive in 2.10 (its header comment has the list).
+pub const STABLE_ABI_MIN: TorchMinor = TorchMinor {
+    major: 2,
+    minor: 10,
+};
+
 /// One problem found in a matrix file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -71,9 +80,16 @@ struct RawMatrix {
     platforms: BTreeMap<String, RawPlatform>,
     toolkits: Vec<RawToolkit>,
     torch: Vec<RawTorch>,
+    stable: Option<RawStable>,
     #[serde(default)]
     exclude: Vec<RawExclude>,
     release: RawRelease,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStable {
+    from: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,19 +223,37 @@ pub struct TorchEntry {
     pub source: BTreeMap<Platform, IndexSource>,
 }
 
+/// Which torch a variant serves: one minor (a per-minor wheel) or every
+/// release from the stable floor on (a stable-ABI wheel). In `exclude`
+/// entries, `torch: stable` names the stable variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TorchSel {
+    Minor(TorchMinor),
+    Stable,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exclude {
-    pub torch: Option<TorchMinor>,
+    pub torch: Option<TorchSel>,
     pub cuda: Option<u32>,
     pub platform: Option<Platform>,
 }
 
 impl Exclude {
-    pub fn matches(&self, torch: TorchMinor, cuda_major: u32, platform: Platform) -> bool {
+    pub fn matches(&self, torch: TorchSel, cuda_major: u32, platform: Platform) -> bool {
         self.torch.is_none_or(|t| t == torch)
             && self.cuda.is_none_or(|c| c == cuda_major)
             && self.platform.is_none_or(|p| p == platform)
     }
+}
+
+/// The matrix's `stable` section: one stable-ABI wheel per CUDA major ×
+/// platform that loads into every torch from `from` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stable {
+    /// The floor: the oldest torch the stable wheels load into, and the torch
+    /// whose headers they are compiled against. Ex) `2.10`
+    pub from: TorchMinor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -246,6 +280,7 @@ pub struct Matrix {
     pub platforms: Vec<PlatformSettings>,
     pub toolkits: Vec<Toolkit>,
     pub torch: Vec<TorchEntry>,
+    pub stable: Option<Stable>,
     pub exclude: Vec<Exclude>,
     pub release: Release,
 }
@@ -301,6 +336,66 @@ impl Matrix {
 
     pub fn platform(&self, p: Platform) -> Option<&PlatformSettings> {
         self.platforms.iter().find(|s| s.platform == p)
+    }
+
+    /// Whether a torch minor gets its own per-minor wheel: every listed minor
+    /// below the stable floor (all of them without a `stable` section).
+    /// Minors at or above the floor are served by the stable wheels.
+    pub fn has_per_minor_wheel(&self, minor: TorchMinor) -> bool {
+        self.stable.is_none_or(|s| minor < s.from)
+    }
+
+    /// The torch entry a stable wheel for `cuda_major` is compiled against:
+    /// the floor's entry built for that CUDA major if the matrix lists one,
+    /// else the floor's first entry (the stable binding uses only torch's C
+    /// shims and header-only code, which do not depend on torch's CUDA).
+    pub fn stable_base(&self, cuda_major: u32) -> Option<&TorchEntry> {
+        let floor = self.stable?.from;
+        let mut at_floor = self.torch.iter().filter(|t| t.version == floor);
+        let first = at_floor.clone().next();
+        at_floor.find(|t| t.cuda.major == cuda_major).or(first)
+    }
+
+    /// The listed torch releases a variant is meant to load into, i.e. the
+    /// ones to load-test it under: a per-minor variant's own entry; for a
+    /// stable variant every entry from the floor on built for its CUDA major
+    /// (a torch built for another CUDA major brings another CUDA runtime, and
+    /// the import guard refuses it; list a build for this major to cover it).
+    pub fn torches_served(&self, torch: TorchSel, cuda_major: u32) -> Vec<&TorchEntry> {
+        self.torch
+            .iter()
+            .filter(|t| t.cuda.major == cuda_major)
+            .filter(|t| match torch {
+                TorchSel::Minor(m) => t.version == m,
+                TorchSel::Stable => self.stable.is_some_and(|s| t.version >= s.from),
+            })
+            .collect()
+    }
+
+    /// Every (torch, CUDA major, platform) the matrix expands to before
+    /// excludes: per-minor wheels, then the stable wheels (one per toolkit).
+    pub fn candidates(&self) -> Vec<(TorchSel, u32, Platform)> {
+        let mut out = Vec::new();
+        for p in &self.platforms {
+            for t in &self.torch {
+                if self.has_per_minor_wheel(t.version) {
+                    out.push((TorchSel::Minor(t.version), t.cuda.major, p.platform));
+                }
+            }
+            if self.stable.is_some() {
+                for tk in &self.toolkits {
+                    out.push((TorchSel::Stable, tk.cuda.major, p.platform));
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether an exclude entry removes this candidate.
+    pub fn excluded(&self, torch: TorchSel, cuda_major: u32, platform: Platform) -> bool {
+        self.exclude
+            .iter()
+            .any(|e| e.matches(torch, cuda_major, platform))
     }
 }
 
@@ -447,47 +542,51 @@ impl Validator<'_> {
         let platforms = self.platforms(&raw.platforms);
         let toolkits = self.toolkits(&raw.toolkits, &platforms);
         let torch = self.torch(&raw.torch, &toolkits, &platforms, &indexes);
+        let stable = raw.stable.as_ref().and_then(|s| self.stable(s, &torch));
         let exclude = self.excludes(&raw.exclude);
         let release = self.release(&raw.release);
 
         // Excludes must each remove something, and something must remain.
-        let platform_list: Vec<Platform> = platforms.iter().map(|p| p.platform).collect();
+        let draft = Matrix {
+            file: file.to_string(),
+            package: package.clone()?,
+            platforms: platforms.clone(),
+            toolkits: toolkits.clone(),
+            torch: torch.clone(),
+            stable,
+            exclude: exclude.clone(),
+            release: release.clone()?,
+        };
         let mut remaining = 0;
         let mut used = vec![false; exclude.len()];
         let mut composite_reported = BTreeSet::new();
-        for t in &torch {
-            for p in &platform_list {
-                let hit = exclude
+        for (sel, major, p) in draft.candidates() {
+            let hit = exclude
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.matches(sel, major, p))
+                .map(|(i, _)| i)
+                .collect::<Vec<_>>();
+            if hit.is_empty() {
+                remaining += 1;
+                let composite = toolkits
                     .iter()
-                    .enumerate()
-                    .filter(|(_, e)| e.matches(t.version, t.cuda.major, *p))
-                    .map(|(i, _)| i)
-                    .collect::<Vec<_>>();
-                if hit.is_empty() {
-                    remaining += 1;
-                    let composite = toolkits
-                        .iter()
-                        .find(|k| k.cuda.major == t.cuda.major && k.frontend.is_some());
-                    if let (Some(k), crate::platform::Os::Windows) = (composite, p.os()) {
-                        if !composite_reported.insert((t.cuda.major, *p)) {
-                            continue;
-                        }
+                    .find(|k| k.cuda.major == major && k.frontend.is_some());
+                if let (Some(k), crate::platform::Os::Windows) = (composite, p.os()) {
+                    if composite_reported.insert((major, p)) {
                         self.at(
                             "exclude",
                             format!(
-                                "CUDA {} variants on {p} (torch {} and others) would use the composite CUDA {} toolkit (front end {}), which is Linux-only: add `{{cuda: {}, platform: {p}}}` to exclude (see docs/toolchains.md)",
-                                t.cuda.major,
-                                t.version,
+                                "CUDA {major} variants on {p} would use the composite CUDA {} toolkit (front end {}), which is Linux-only: add `{{cuda: {major}, platform: {p}}}` to exclude (see docs/toolchains.md)",
                                 k.cuda,
                                 k.frontend.map(|f| f.to_string()).unwrap_or_default(),
-                                t.cuda.major
                             ),
                         );
                     }
                 }
-                for i in hit {
-                    used[i] = true;
-                }
+            }
+            for i in hit {
+                used[i] = true;
             }
         }
         if self.problems.is_empty() {
@@ -506,15 +605,33 @@ impl Validator<'_> {
                 );
             }
         }
-        Some(Matrix {
-            file: file.to_string(),
-            package: package?,
-            platforms,
-            toolkits,
-            torch,
-            exclude,
-            release: release?,
-        })
+        Some(draft)
+    }
+
+    fn stable(&mut self, raw: &RawStable, torch: &[TorchEntry]) -> Option<Stable> {
+        let from = self.parse::<TorchMinor>("stable.from", &raw.from)?;
+        if from < STABLE_ABI_MIN {
+            self.at(
+                "stable.from",
+                format!(
+                    "the stable binding needs torch {STABLE_ABI_MIN} or newer (its LibTorch stable ABI first offers what the op uses; see bindings/csrc/stable/attention.cpp), got `{from}`"
+                ),
+            );
+            return None;
+        }
+        if !torch.iter().any(|t| t.version == from) {
+            let listed = torch
+                .iter()
+                .map(|t| t.version.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.at(
+                "stable.from",
+                format!("torch `{from}` is not listed under `torch` (the stable wheels are compiled against the floor's entry; listed: {listed})"),
+            );
+            return None;
+        }
+        Some(Stable { from })
     }
 
     fn package(&mut self, raw: RawPackage) -> Option<Package> {
@@ -923,8 +1040,9 @@ impl Validator<'_> {
                 continue;
             }
             let torch = match &e.torch {
+                Some(t) if t == "stable" => Some(TorchSel::Stable),
                 Some(t) => match self.parse::<TorchMinor>(&format!("{path}.torch"), t) {
-                    Some(v) => Some(v),
+                    Some(v) => Some(TorchSel::Minor(v)),
                     None => continue,
                 },
                 None => None,

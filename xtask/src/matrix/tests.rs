@@ -273,9 +273,115 @@ fn composite_toolkit_is_refused_on_windows() {
     // Windows packages listed and Windows not excluded: both are reported.
     insta::assert_snapshot!(err(&composite), @r"
     matrix.yaml:23:18: toolkits[0].packages.win_amd64: toolkit CUDA 12.8 is a composite (front end 13.0), which is Linux-only: remove its win_amd64 packages and exclude {cuda: 12, platform: win_amd64}
-    matrix.yaml:30:10: exclude: CUDA 12 variants on win_amd64 (torch 2.9 and others) would use the composite CUDA 12.8 toolkit (front end 13.0), which is Linux-only: add `{cuda: 12, platform: win_amd64}` to exclude (see docs/toolchains.md)
+    matrix.yaml:30:10: exclude: CUDA 12 variants on win_amd64 would use the composite CUDA 12.8 toolkit (front end 13.0), which is Linux-only: add `{cuda: 12, platform: win_amd64}` to exclude (see docs/toolchains.md)
     ");
     // Packages removed, still not excluded.
     let no_pkgs = composite.replacen("      win_amd64: [nvcc==12.8.93]\n", "", 1);
-    insta::assert_snapshot!(err(&no_pkgs), @"matrix.yaml:29:10: exclude: CUDA 12 variants on win_amd64 (torch 2.9 and others) would use the composite CUDA 12.8 toolkit (front end 13.0), which is Linux-only: add `{cuda: 12, platform: win_amd64}` to exclude (see docs/toolchains.md)");
+    insta::assert_snapshot!(err(&no_pkgs), @"matrix.yaml:29:10: exclude: CUDA 12 variants on win_amd64 would use the composite CUDA 12.8 toolkit (front end 13.0), which is Linux-only: add `{cuda: 12, platform: win_amd64}` to exclude (see docs/toolchains.md)");
+}
+
+/// BASE with torch 2.10 (CUDA 12.8) and 2.11 (CUDA 13.0), a CUDA 13 toolkit
+/// and `stable: {from: <floor>}`.
+fn with_stable(floor: &str) -> String {
+    with(
+        "exclude: []\n",
+        &format!(
+            r#"  - version: "2.10"
+    build: 2.10.0
+    cuda: "12.8"
+    requires_python: ">=3.10"
+    source: {{linux_x86_64: default, win_amd64: pt}}
+  - version: "2.11"
+    build: 2.11.0
+    cuda: "13.0"
+    requires_python: ">=3.10"
+    source: {{linux_x86_64: default, win_amd64: pt}}
+stable:
+  from: "{floor}"
+exclude: []
+"#
+        ),
+    )
+    .replacen(
+        "torch:\n",
+        "  - cuda: \"13.0\"\n    arches: [sm_90]\n    packages:\n      linux_x86_64: [nvcc==13.0.88]\n      win_amd64: [nvcc==13.0.88]\ntorch:\n",
+        1,
+    )
+}
+
+#[test]
+fn stable_section() {
+    let m = Matrix::parse("matrix.yaml", &with_stable("2.10")).unwrap();
+    assert_eq!(m.stable.unwrap().from.to_string(), "2.10");
+    assert!(m.has_per_minor_wheel("2.9".parse().unwrap()));
+    assert!(!m.has_per_minor_wheel("2.10".parse().unwrap()));
+    assert!(!m.has_per_minor_wheel("2.11".parse().unwrap()));
+    // No CUDA 13 build of the floor is listed: the cu13 stable wheel compiles
+    // against the floor's first entry.
+    assert_eq!(m.stable_base(13).unwrap().build.to_string(), "2.10.0");
+    assert_eq!(m.stable_base(12).unwrap().cuda.to_string(), "12.8");
+    let c = m.candidates();
+    assert_eq!(
+        c.len(),
+        2 * 3,
+        "2.9 + stable cu12 + stable cu13, two platforms: {c:?}"
+    );
+    assert!(c.contains(&(TorchSel::Stable, 13, Platform::WinAmd64)));
+    assert!(!c
+        .iter()
+        .any(|(s, ..)| *s == TorchSel::Minor("2.11".parse().unwrap())));
+}
+
+#[test]
+fn stable_floor_too_old() {
+    let text = with_stable("2.9");
+    insta::assert_snapshot!(err(&text), @"matrix.yaml:45:9: stable.from: the stable binding needs torch 2.10 or newer (its LibTorch stable ABI first offers what the op uses; see bindings/csrc/stable/attention.cpp), got `2.9`");
+}
+
+#[test]
+fn stable_floor_not_listed() {
+    let text = with_stable("2.12");
+    insta::assert_snapshot!(err(&text), @"matrix.yaml:45:9: stable.from: torch `2.12` is not listed under `torch` (the stable wheels are compiled against the floor's entry; listed: 2.9, 2.10, 2.11)");
+}
+
+#[test]
+fn stable_exclude() {
+    let text = with_stable("2.10").replacen(
+        "exclude: []\n",
+        "exclude:\n  - {torch: stable, cuda: 12, platform: win_amd64}\n",
+        1,
+    );
+    let m = Matrix::parse("matrix.yaml", &text).unwrap();
+    assert!(m.excluded(TorchSel::Stable, 12, Platform::WinAmd64));
+    assert!(!m.excluded(
+        TorchSel::Minor("2.9".parse().unwrap()),
+        12,
+        Platform::WinAmd64
+    ));
+    assert!(!m.excluded(TorchSel::Stable, 13, Platform::WinAmd64));
+    // An exclude naming a minor the stable wheels serve removes nothing.
+    let text =
+        with_stable("2.10").replacen("exclude: []\n", "exclude:\n  - {torch: \"2.11\"}\n", 1);
+    insta::assert_snapshot!(err(&text), @"matrix.yaml:47:5: exclude[0]: this exclude matches no variant (remove it, or fix its torch/cuda/platform)");
+}
+
+#[test]
+fn torches_served_by_the_default_stable_wheels() {
+    let m = Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap();
+    let builds = |sel, major| -> Vec<String> {
+        m.torches_served(sel, major)
+            .iter()
+            .map(|t| t.build.to_string())
+            .collect()
+    };
+    // torch 2.10.0 comes built for CUDA 12.8, 2.11-2.14 for 13.0, 2.15 for 13.2.
+    assert_eq!(builds(TorchSel::Stable, 12), ["2.10.0"]);
+    assert_eq!(
+        builds(TorchSel::Stable, 13),
+        ["2.11.0", "2.12.1", "2.13.0", "2.14.1", "2.15.0"]
+    );
+    assert_eq!(
+        builds(TorchSel::Minor("2.9".parse().unwrap()), 12),
+        ["2.9.1"]
+    );
 }

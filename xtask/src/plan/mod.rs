@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::matrix::{IndexSource, Matrix, Package, Release};
+use crate::matrix::{IndexSource, Matrix, Package, Release, TorchSel};
 use crate::platform::{Os, Platform, PlatformTag};
 use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease};
 use crate::wheel::filename::WheelFilename;
@@ -29,15 +29,40 @@ pub enum HostSupport {
     No(String),
 }
 
+/// Which torch a wheel loads into, and so which binding it is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VariantKind {
+    /// `bindings/csrc/*.cpp` (ATen/c10 headers): loads only into the torch
+    /// minor it was built against. Ex) id `cu12-torch2.9-linux_x86_64`
+    PerMinor,
+    /// `bindings/csrc/stable/*.cpp` (LibTorch stable ABI): loads into every
+    /// torch from the floor (`Variant::torch`) on.
+    /// Ex) id `cu13-torchstable2.10-linux_x86_64`
+    Stable,
+}
+
+impl VariantKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VariantKind::PerMinor => "per-minor",
+            VariantKind::Stable => "stable",
+        }
+    }
+}
+
 /// One wheel to build. Ex) id `cu12-torch2.9-linux_x86_64`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Variant {
     /// Stable id used in file names, cache keys, CI job names and index paths.
     pub id: String,
+    pub kind: VariantKind,
     pub platform: Platform,
     /// The platform tag the wheel is planned with; the audit checks the
     /// binary meets it.
     pub platform_tag: PlatformTag,
+    /// Per-minor: the minor the wheel serves. Stable: the floor (the wheel
+    /// serves this minor and every later one).
     pub torch: TorchMinor,
     pub torch_build: TorchRelease,
     /// The CUDA build of the torch release.
@@ -62,7 +87,9 @@ pub struct Variant {
     /// Container image Linux builds run in (from the matrix).
     pub container: Option<String>,
     /// The torch releases `cargo xtask verify` installs the wheel under, one
-    /// fresh environment each: a per-minor wheel only its own build.
+    /// fresh environment each: a per-minor wheel only its own build; a stable
+    /// wheel every listed release from the floor on built for its CUDA major
+    /// (`Matrix::torches_served`).
     pub load_test: Vec<LoadTestTorch>,
 }
 
@@ -79,6 +106,18 @@ pub struct LoadTestTorch {
 impl Variant {
     pub fn cuda_major(&self) -> u32 {
         self.toolkit.major
+    }
+
+    pub fn is_stable(&self) -> bool {
+        self.kind == VariantKind::Stable
+    }
+
+    /// The torch this variant serves, as `exclude` entries name it.
+    pub fn torch_sel(&self) -> TorchSel {
+        match self.kind {
+            VariantKind::PerMinor => TorchSel::Minor(self.torch),
+            VariantKind::Stable => TorchSel::Stable,
+        }
     }
 
     /// The `--python-platform` uv resolves torch and toolkit wheels for.
@@ -101,9 +140,27 @@ pub fn variant_id(cuda_major: u32, torch: TorchMinor, platform: Platform) -> Str
     format!("cu{cuda_major}-torch{torch}-{platform}")
 }
 
+/// Stable variant id: CUDA major, `torchstable` + the floor, platform.
+/// Ex) `cu13-torchstable2.10-linux_x86_64` (torch 2.10 and every later one)
+pub fn stable_variant_id(cuda_major: u32, floor: TorchMinor, platform: Platform) -> String {
+    format!("cu{cuda_major}-torchstable{floor}-{platform}")
+}
+
 /// Local version label naming the toolkit and torch minor. Ex) `cu128torch2.9`
 pub fn local_label(toolkit: CudaVersion, torch: TorchMinor) -> String {
     format!("cu{}torch{torch}", toolkit.compact())
+}
+
+/// Local version label of a stable wheel: the toolkit and the floor.
+/// Ex) `cu130torchstable2.10`
+pub fn stable_local_label(toolkit: CudaVersion, floor: TorchMinor) -> String {
+    format!("cu{}torchstable{floor}", toolkit.compact())
+}
+
+/// `Requires-Dist` of a stable wheel: the floor, no upper bound.
+/// Ex) `torch>=2.10`
+pub fn stable_requirement(floor: TorchMinor) -> String {
+    format!("torch>={floor}")
 }
 
 impl Plan {
@@ -111,75 +168,106 @@ impl Plan {
     /// will build (None: unknown, nothing is buildable).
     pub fn from_matrix(m: &Matrix, host: Option<Platform>) -> Plan {
         let mut variants = Vec::new();
-        for settings in &m.platforms {
-            let platform = settings.platform;
-            for t in &m.torch {
-                if m.exclude
-                    .iter()
-                    .any(|e| e.matches(t.version, t.cuda.major, platform))
-                {
-                    continue;
+        for (sel, major, platform) in m.candidates() {
+            if m.excluded(sel, major, platform) {
+                continue;
+            }
+            let settings = m
+                .platform(platform)
+                .expect("candidates come from platforms");
+            let toolkit = m
+                .toolkit_for_major(major)
+                .expect("validated: every torch CUDA major has a toolkit");
+            let (kind, t, id, label, requirement) = match sel {
+                TorchSel::Minor(minor) => {
+                    let t = m
+                        .torch
+                        .iter()
+                        .find(|t| t.version == minor && t.cuda.major == major)
+                        .expect("candidate from a torch entry");
+                    (
+                        VariantKind::PerMinor,
+                        t,
+                        variant_id(major, minor, platform),
+                        local_label(toolkit.cuda, minor),
+                        minor.requirement(),
+                    )
                 }
-                let toolkit = m
-                    .toolkit_for_major(t.cuda.major)
-                    .expect("validated: every torch CUDA major has a toolkit");
-                let platform_tag = match platform.os() {
-                    Os::Linux => PlatformTag::manylinux(
-                        platform,
-                        settings.manylinux.expect("validated: linux has a floor"),
-                    ),
-                    Os::Windows => PlatformTag::WinAmd64,
-                };
-                let version = format!(
-                    "{}+{}",
-                    m.package.version,
-                    local_label(toolkit.cuda, t.version)
-                );
-                let wheel = WheelFilename::abi3(
-                    &m.package.name,
-                    &version,
-                    &m.package.abi3,
-                    platform_tag.clone(),
-                );
-                let host_support = match host {
-                    Some(h) if h == platform => HostSupport::Yes,
-                    Some(h) => HostSupport::No(format!("needs a {platform} host (this is {h})")),
-                    None => {
-                        HostSupport::No("this host's platform is not one the farm builds on".into())
-                    }
-                };
-                variants.push(Variant {
-                    id: variant_id(t.cuda.major, t.version, platform),
+                TorchSel::Stable => {
+                    let floor = m
+                        .stable
+                        .expect("stable candidates need a stable section")
+                        .from;
+                    let t = m
+                        .stable_base(major)
+                        .expect("validated: the floor is listed");
+                    (
+                        VariantKind::Stable,
+                        t,
+                        stable_variant_id(major, floor, platform),
+                        stable_local_label(toolkit.cuda, floor),
+                        stable_requirement(floor),
+                    )
+                }
+            };
+            let platform_tag = match platform.os() {
+                Os::Linux => PlatformTag::manylinux(
                     platform,
-                    platform_tag,
-                    torch: t.version,
-                    torch_build: t.build,
-                    torch_cuda: t.cuda,
-                    torch_source: t.source[&platform].clone(),
-                    toolkit: toolkit.cuda,
-                    toolkit_frontend: toolkit.frontend,
-                    toolkit_packages: toolkit.packages[&platform].clone(),
-                    arches: toolkit.arches.clone(),
-                    ptx: toolkit.ptx,
-                    version,
-                    wheel,
-                    requires_dist: vec![t.version.requirement()],
-                    requires_python: t.requires_python.clone(),
-                    host: host_support,
-                    runner: settings.runner.clone(),
-                    container: settings.container.clone(),
-                    load_test: vec![LoadTestTorch {
+                    settings.manylinux.expect("validated: linux has a floor"),
+                ),
+                Os::Windows => PlatformTag::WinAmd64,
+            };
+            let version = format!("{}+{label}", m.package.version);
+            let wheel = WheelFilename::abi3(
+                &m.package.name,
+                &version,
+                &m.package.abi3,
+                platform_tag.clone(),
+            );
+            let host_support = match host {
+                Some(h) if h == platform => HostSupport::Yes,
+                Some(h) => HostSupport::No(format!("needs a {platform} host (this is {h})")),
+                None => {
+                    HostSupport::No("this host's platform is not one the farm builds on".into())
+                }
+            };
+            variants.push(Variant {
+                id,
+                kind,
+                platform,
+                platform_tag,
+                torch: t.version,
+                torch_build: t.build,
+                torch_cuda: t.cuda,
+                torch_source: t.source[&platform].clone(),
+                toolkit: toolkit.cuda,
+                toolkit_frontend: toolkit.frontend,
+                toolkit_packages: toolkit.packages[&platform].clone(),
+                arches: toolkit.arches.clone(),
+                ptx: toolkit.ptx,
+                version,
+                wheel,
+                requires_dist: vec![requirement],
+                requires_python: t.requires_python.clone(),
+                host: host_support,
+                runner: settings.runner.clone(),
+                container: settings.container.clone(),
+                load_test: m
+                    .torches_served(sel, major)
+                    .into_iter()
+                    .map(|t| LoadTestTorch {
                         build: t.build,
                         cuda: t.cuda,
                         source: t.source[&platform].clone(),
-                    }],
-                });
-            }
+                    })
+                    .collect(),
+            });
         }
         // A stable order that keeps one toolkit's variants together, so a
-        // contiguous shard shares its kernel objects.
+        // contiguous shard shares its kernel objects; a toolkit's stable
+        // wheel after its per-minor ones.
         variants.sort_by(|a, b| {
-            (a.platform, a.toolkit, a.torch).cmp(&(b.platform, b.toolkit, b.torch))
+            (a.platform, a.toolkit, a.kind, a.torch).cmp(&(b.platform, b.toolkit, b.kind, b.torch))
         });
         Plan {
             package: m.package.clone(),
@@ -371,7 +459,17 @@ impl Plan {
                     v.id.clone(),
                     v.wheel.to_string(),
                     v.toolkit.to_string(),
-                    format!("{} (cu{})", v.torch_build, v.torch_cuda.compact()),
+                    match v.kind {
+                        VariantKind::PerMinor => {
+                            format!("{} (cu{})", v.torch_build, v.torch_cuda.compact())
+                        }
+                        VariantKind::Stable => format!(
+                            ">={} stable ABI (on {} cu{})",
+                            v.torch,
+                            v.torch_build,
+                            v.torch_cuda.compact()
+                        ),
+                    },
                     v.torch_source.to_string(),
                     arches,
                     match &v.host {

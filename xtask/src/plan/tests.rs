@@ -11,9 +11,9 @@ fn plan() -> Plan {
 #[test]
 fn default_matrix_expands() {
     let p = plan();
-    // 9 torch releases on Linux, the 5 CUDA 13 ones on Windows (CUDA 12 on
-    // Windows is excluded in matrix.yaml).
-    assert_eq!(p.variants.len(), 14);
+    // Per-minor 2.7-2.9 (cu12) and one stable wheel per CUDA major, on Linux
+    // and Windows, less CUDA 12 on Windows (excluded in matrix.yaml).
+    assert_eq!(p.variants.len(), 6);
     let v = p.find("cu12-torch2.9-linux_x86_64").unwrap();
     assert_eq!(v.version, "2026.1.0+cu128torch2.9");
     assert_eq!(
@@ -23,10 +23,24 @@ fn default_matrix_expands() {
     assert_eq!(v.requires_dist, ["torch>=2.9,<2.10"]);
     assert_eq!(v.torch_source, IndexSource::Default);
     assert_eq!(v.host, HostSupport::Yes);
-    let w = p.find("cu13-torch2.15-win_amd64").unwrap();
-    assert_eq!(w.version, "2026.1.0+cu130torch2.15");
+    assert_eq!(v.kind, VariantKind::PerMinor);
+    assert!(
+        p.find("cu13-torch2.11-linux_x86_64").is_none(),
+        "2.10+ is served by the stable wheels"
+    );
+    let w = p.find("cu13-torchstable2.10-win_amd64").unwrap();
+    assert_eq!(w.kind, VariantKind::Stable);
+    assert_eq!(w.version, "2026.1.0+cu130torchstable2.10");
     assert_eq!(w.toolkit.to_string(), "13.0");
-    assert_eq!(w.torch_cuda.to_string(), "13.2");
+    // Compiled against the floor's torch (2.10.0, built for CUDA 12.8): the
+    // stable binding uses only torch's C shims.
+    assert_eq!(
+        (w.torch.to_string(), w.torch_build.to_string()),
+        ("2.10".into(), "2.10.0".into())
+    );
+    assert_eq!(w.torch_cuda.to_string(), "12.8");
+    assert_eq!(w.requires_dist, ["torch>=2.10"]);
+    assert_eq!(w.requires_python, ">=3.10");
     assert!(
         matches!(&w.host, HostSupport::No(r) if r == "needs a win_amd64 host (this is linux_x86_64)")
     );
@@ -55,22 +69,22 @@ fn plan_json_snapshot() {
     let m = default_matrix();
     let p = Plan::from_matrix(&m, Some(Platform::LinuxX86_64))
         .select(&Filter {
-            only: vec!["cu13-torch2.11-*".into()],
+            only: vec!["cu13-torchstable2.10-*".into()],
             ..Filter::default()
         })
         .unwrap();
-    insta::assert_json_snapshot!("plan_cu13_torch2.11", p);
+    insta::assert_json_snapshot!("plan_cu13_torchstable2.10", p);
 }
 
 #[test]
 fn table_snapshot() {
     let p = plan()
         .select(&Filter {
-            only: vec!["*torch2.1?-linux_x86_64".into()],
+            only: vec!["*-linux_x86_64".into()],
             ..Filter::default()
         })
         .unwrap();
-    insta::assert_snapshot!("plan_table_2_1x", p.table());
+    insta::assert_snapshot!("plan_table_linux", p.table());
 }
 
 #[test]
@@ -97,10 +111,22 @@ fn filters() {
     };
     assert_eq!(
         by(Filter {
-            only: vec!["cu13-torch2.11-linux_x86_64".into()],
+            only: vec!["cu13-torchstable2.10-linux_x86_64".into()],
             ..Default::default()
         }),
-        ["cu13-torch2.11-linux_x86_64"]
+        ["cu13-torchstable2.10-linux_x86_64"]
+    );
+    assert_eq!(
+        by(Filter {
+            only: vec!["*-torchstable*".into()],
+            ..Default::default()
+        }),
+        // CUDA 12 is excluded on Windows (matrix.yaml).
+        [
+            "cu12-torchstable2.10-linux_x86_64",
+            "cu13-torchstable2.10-linux_x86_64",
+            "cu13-torchstable2.10-win_amd64"
+        ]
     );
     assert_eq!(
         by(Filter {
@@ -109,7 +135,7 @@ fn filters() {
             ..Default::default()
         })
         .len(),
-        5
+        1
     );
     assert_eq!(
         by(Filter {
@@ -117,7 +143,7 @@ fn filters() {
             ..Default::default()
         })
         .len(),
-        9
+        5
     );
     insta::assert_snapshot!(
         plan().select(&Filter { only: vec!["cu11-*".into()], ..Default::default() }).unwrap_err().to_string()

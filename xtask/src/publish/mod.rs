@@ -332,7 +332,6 @@ fn index_metadata_refs(index: &Path) -> Result<BTreeSet<String>, PublishError> {
     if !index.is_dir() {
         return Ok(out);
     }
-    let text = fs_err::read_to_string(&path)?;
     let bad = |why: String| PublishError::Refused {
         dist: index.display().to_string(),
         problems: vec![format!(
@@ -340,6 +339,10 @@ fn index_metadata_refs(index: &Path) -> Result<BTreeSet<String>, PublishError> {
             path.display()
         )],
     };
+    if !path.is_file() {
+        return Err(bad("missing (an index from an older farm?)".into()));
+    }
+    let text = fs_err::read_to_string(&path)?;
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     let variants = json["variants"]
         .as_array()

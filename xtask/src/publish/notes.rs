@@ -56,18 +56,21 @@ pub fn release_notes(input: &NotesInput<'_>) -> (String, Vec<String>) {
             .collect::<Vec<_>>()
             .join(", ");
         let ptx = v.ptx.map(|p| format!(" + PTX {p}")).unwrap_or_default();
+        let torch = match v.kind {
+            crate::plan::VariantKind::PerMinor => {
+                format!("{}.x (built with {})", v.torch, v.torch_build)
+            }
+            crate::plan::VariantKind::Stable => {
+                format!(
+                    "{} and later (stable ABI, built with {})",
+                    v.torch, v.torch_build
+                )
+            }
+        };
         let _ = writeln!(
             out,
-            "| `{}` | {}.x (built with {}) | {} | {} | `{}` | {}{} | `{}` |",
-            v.id,
-            v.torch,
-            v.torch_build,
-            v.toolkit,
-            v.platform,
-            v.requires_python,
-            arches,
-            ptx,
-            v.wheel
+            "| `{}` | {} | {} | {} | `{}` | {}{} | `{}` |",
+            v.id, torch, v.toolkit, v.platform, v.requires_python, arches, ptx, v.wheel
         );
     }
     if !missing.is_empty() {
@@ -147,22 +150,17 @@ mod tests {
         let plan = plan();
         let mut wheels: BTreeSet<String> =
             plan.variants.iter().map(|v| v.wheel.to_string()).collect();
-        let gone = plan
-            .find("cu13-torch2.15-win_amd64")
-            .unwrap()
-            .wheel
-            .to_string();
-        let silent = plan
-            .find("cu12-torch2.7-linux_x86_64")
-            .unwrap()
-            .wheel
-            .to_string();
-        wheels.remove(&gone);
-        wheels.remove(&silent);
+        let gone = plan.find("cu13-torchstable2.10-win_amd64").unwrap();
+        let silent = plan.find("cu12-torch2.7-linux_x86_64").unwrap();
+        wheels.remove(&gone.wheel.to_string());
+        wheels.remove(&silent.wheel.to_string());
         let mut summaries = BTreeMap::new();
         summaries.insert(
-            "cu13-torch2.15-win_amd64".to_string(),
-            "variant  status\ncu13-torch2.15-win_amd64  FAILED  -\nerror: 1 variant(s) failed: cu13-torch2.15-win_amd64 | link\n".to_string(),
+            gone.id.clone(),
+            format!(
+                "variant  status\n{id}  FAILED  -\nerror: 1 variant(s) failed: {id} | link\n",
+                id = gone.id
+            ),
         );
         let (text, missing) = release_notes(&NotesInput {
             plan: &plan,
@@ -173,15 +171,23 @@ mod tests {
         });
         assert_eq!(
             missing,
-            ["cu12-torch2.7-linux_x86_64", "cu13-torch2.15-win_amd64"]
+            [
+                "cu12-torch2.7-linux_x86_64",
+                "cu13-torchstable2.10-win_amd64"
+            ]
         );
-        assert!(text.contains("### 12 of 14 variants"), "{text}");
-        assert!(text.contains("| `cu13-torch2.11-win_amd64` | 2.11.x (built with 2.11.0) | 13.0 | win_amd64 | `>=3.10` | 80, 86, 89, 90, 100, 120 + PTX sm_120 | `attnfarm-2026.1.0+cu130torch2.11-cp39-abi3-win_amd64.whl` |"), "{text}");
+        let n = plan.variants.len();
         assert!(
-            text.contains("### Missing from this release (2 of 14)"),
+            text.contains(&format!("### {} of {n} variants", n - 2)),
             "{text}"
         );
-        assert!(text.contains("| `cu13-torch2.15-win_amd64` | cu13-torch2.15-win_amd64 FAILED -; error: 1 variant(s) failed: cu13-torch2.15-win_amd64 \\| link (build log: artifact `logs-cu13-torch2.15-win_amd64` of https://github.com/attnfarm/attnfarm/actions/runs/1) |"), "{text}");
+        assert!(text.contains("| `cu12-torch2.9-linux_x86_64` | 2.9.x (built with 2.9.1) | 12.8 | linux_x86_64 | `>=3.10` | 80, 86, 89, 90, 100, 120 + PTX sm_120 | `attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl` |"), "{text}");
+        assert!(text.contains("| `cu13-torchstable2.10-linux_x86_64` | 2.10 and later (stable ABI, built with 2.10.0) |"), "{text}");
+        assert!(
+            text.contains(&format!("### Missing from this release (2 of {n})")),
+            "{text}"
+        );
+        assert!(text.contains("| `cu13-torchstable2.10-win_amd64` | cu13-torchstable2.10-win_amd64 FAILED -; error: 1 variant(s) failed: cu13-torchstable2.10-win_amd64 \\| link (build log: artifact `logs-cu13-torchstable2.10-win_amd64` of https://github.com/attnfarm/attnfarm/actions/runs/1) |"), "{text}");
         assert!(
             text.contains("| `cu12-torch2.7-linux_x86_64` | the build job left no summary"),
             "{text}"
