@@ -71,8 +71,17 @@ fn main() {
     // The revision: ATTNFARM_REVISION (a build from a source archive), else git.
     println!("cargo:rerun-if-env-changed=ATTNFARM_REVISION");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
-    if let Some(head) = git(&root, &["rev-parse", "--git-path", "HEAD"]) {
-        println!("cargo:rerun-if-changed={}", root.join(head).display());
+    // A new commit moves the branch's ref (or packed-refs), not HEAD itself.
+    let mut watch = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    watch.extend(git(&root, &["symbolic-ref", "-q", "HEAD"]));
+    for w in watch {
+        if let Some(p) = git(&root, &["rev-parse", "--git-path", &w]) {
+            let p = root.join(p);
+            // A missing file would make cargo rerun this script every build.
+            if p.is_file() {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
+        }
     }
     let revision = std::env::var("ATTNFARM_REVISION")
         .ok()
