@@ -33,10 +33,16 @@ pub const FARM_TARGETS: &[(&str, Platform)] = &[
 /// Where the jobs collect what dist wrote, relative to the checkout.
 pub const FARM_OUT: &str = "dist/farm";
 
-/// `x86_64-unknown-linux-gnu` → `farm-linux_x86_64`
+/// `linux_x86_64` → `farm-linux_x86_64`
 pub fn local_job(p: Platform) -> String {
     format!("farm-{p}")
 }
+
+/// The artifacts the publish job uploads to the release are named
+/// `farm-bin-*`; each local job's dist manifest travels as
+/// `farm-manifest-*` to the global job only (dist reads them there to write
+/// `sha256.sum` and embed each archive's checksum in the installers).
+pub const RELEASE_ARTIFACTS: &str = "farm-bin-*";
 
 pub const GLOBAL_JOB: &str = "farm-installers";
 
@@ -99,16 +105,23 @@ fn local_build_job(plan: &Plan, target: &str, p: Platform) -> String {
         "mkdir -p \"$RUNNER_TEMP/farm\"\n{unpack}\nbin=$(find \"$RUNNER_TEMP/farm\" -type f -name 'attnfarm-farm*' ! -name '*.*z*' | head -n 1)\n\"$bin\" --version"
     );
     s.push_str(&run(
-        "dist build --artifacts=local (the attnfarm-farm archive and its checksum)",
+        "dist build --artifacts=local (the attnfarm-farm archive, its checksum, dist's manifest)",
         &[],
         &format!(
-            "\"$DIST\" build --artifacts=local --target \"$TARGET\"\nmkdir -p {FARM_OUT}\nfind target/distrib -maxdepth 1 -type f -name 'attnfarm-farm-*' -exec cp {{}} {FARM_OUT}/ \\;\nls -l {FARM_OUT}\n{smoke}"
+            "mkdir -p {FARM_OUT} dist/farm-manifest\n\"$DIST\" build --artifacts=local --target \"$TARGET\" --output-format=json >\"dist/farm-manifest/$TARGET-dist-manifest.json\"\nfind target/distrib -maxdepth 1 -type f -name 'attnfarm-farm-*' -exec cp {{}} {FARM_OUT}/ \\;\nls -l {FARM_OUT}\n(cd {FARM_OUT} && sha256sum -c \"attnfarm-farm-$TARGET\".*.sha256)\n{smoke}"
         ),
     ));
     s.push_str(&upload(
         None,
-        &local_job(p),
+        &format!("farm-bin-{p}"),
         &format!("{FARM_OUT}/"),
+        "error",
+        30,
+    ));
+    s.push_str(&upload(
+        None,
+        &format!("farm-manifest-{p}"),
+        "dist/farm-manifest/",
         "error",
         30,
     ));
@@ -129,12 +142,13 @@ fn global_job() -> String {
         "dist build --artifacts=global (shell and PowerShell installers, sha256.sum)",
         &[],
         &format!(
-            "\"$DIST\" build --artifacts=global\nmkdir -p {FARM_OUT}\ncp target/distrib/attnfarm-farm-installer.sh target/distrib/attnfarm-farm-installer.ps1 target/distrib/sha256.sum {FARM_OUT}/\ncat {FARM_OUT}/sha256.sum\ntest -s {FARM_OUT}/sha256.sum"
+            "\"$DIST\" build --artifacts=global\nmkdir -p {FARM_OUT}\ncp target/distrib/attnfarm-farm-installer.sh target/distrib/attnfarm-farm-installer.ps1 target/distrib/sha256.sum {FARM_OUT}/\ncat {FARM_OUT}/sha256.sum\n# Every archive is listed, and the list checks out against the archives.\n[ \"$(grep -c 'attnfarm-farm-' {FARM_OUT}/sha256.sum)\" -eq {n} ]\n(cd target/distrib && sha256sum -c ../../{FARM_OUT}/sha256.sum)\nsh -n {FARM_OUT}/attnfarm-farm-installer.sh",
+            n = FARM_TARGETS.len()
         ),
     ));
     s.push_str(&upload(
         None,
-        GLOBAL_JOB,
+        "farm-bin-installers",
         &format!("{FARM_OUT}/"),
         "error",
         30,
@@ -156,7 +170,7 @@ pub fn jobs(plan: &Plan) -> String {
 
 /// The publish job's step that gathers the farm's release files.
 pub fn publish_download() -> String {
-    download("farm-*", FARM_OUT)
+    download(RELEASE_ARTIFACTS, FARM_OUT)
 }
 
 /// A test-job step: `dist plan` lists what the config says, as committed in
@@ -231,6 +245,20 @@ mod tests {
                 runs.iter().any(|r| r.contains("--version")),
                 "the built binary is run"
             );
+            assert!(
+                runs.iter().any(|r| r.contains("--output-format=json >")),
+                "the local manifest (for sha256.sum and the installers' checksums) is kept"
+            );
+            let uploads: Vec<&str> = j["steps"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["with"]["name"].as_str())
+                .collect();
+            assert_eq!(
+                uploads,
+                [format!("farm-bin-{p}"), format!("farm-manifest-{p}")]
+            );
         }
         let linux = &jobs[local_job(Platform::LinuxX86_64).as_str()];
         assert_eq!(
@@ -239,6 +267,15 @@ mod tests {
             "the Linux binary is built in the wheels' manylinux container (its glibc floor)"
         );
         let global = &jobs[GLOBAL_JOB];
+        // Every file the release gets comes as a `farm-bin-*` artifact.
+        let names: Vec<&str> = global["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["with"]["name"].as_str())
+            .collect();
+        assert_eq!(names, ["farm-bin-installers"]);
+        assert!(RELEASE_ARTIFACTS.starts_with("farm-bin-"));
         assert_eq!(
             global["needs"].as_sequence().unwrap().len(),
             FARM_TARGETS.len()
@@ -252,7 +289,7 @@ mod tests {
         let steps = publish["steps"].as_sequence().unwrap();
         assert!(steps
             .iter()
-            .any(|s| s["with"]["pattern"] == "farm-*" && s["with"]["path"] == FARM_OUT));
+            .any(|s| s["with"]["pattern"] == RELEASE_ARTIFACTS && s["with"]["path"] == FARM_OUT));
         assert!(steps.iter().any(|s| s["with"]["subject-path"]
             .as_str()
             .is_some_and(|p| p.contains(&format!("{FARM_OUT}/*")))));
