@@ -8,8 +8,9 @@ Run it with the Python you use (the one that has torch):
 
 It finds your torch version, the CUDA major torch was built with, the
 platform and the GPU's compute capability, picks the variant from the
-index's landing page -- the per-minor wheel `cu<major>-torch<M.m>-<platform>`
-built for your torch minor if there is one, else the stable-ABI wheel
+index's `variants.json` (the machine-readable list beside the landing page)
+-- the per-minor wheel `cu<major>-torch<M.m>-<platform>` built for your torch
+minor if there is one, else the stable-ABI wheel
 `cu<major>-torchstable<F>-<platform>` whose floor F is at or below your torch
 (it loads into every torch from F on) -- and runs
 `python -m pip install --index-url <that variant's index> attnfarm`. Only
@@ -19,6 +20,7 @@ Standard library only; Python >= 3.9.
 """
 
 import argparse
+import json
 import os
 import platform as _platform
 import re
@@ -34,7 +36,7 @@ PROJECT = "attnfarm"
 INDEX_BASE = "__ATTNFARM_INDEX_BASE__"
 PLACEHOLDER = "__ATTNFARM_" + "INDEX_BASE__"
 
-VARIANT_RE = re.compile(r"\b(cu\d+-torch(?:stable)?\d+\.\d+-(?:linux_x86_64|linux_aarch64|win_amd64))\b")
+VARIANTS_SCHEMA = 1
 STABLE_RE = re.compile(r"^cu(\d+)-torchstable(\d+)\.(\d+)-(.+)$")
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_USAGE = 0, 1, 2
@@ -201,26 +203,30 @@ def fetch(url):
         return r.read().decode("utf-8", "replace")
 
 
-def landing_url(base):
-    return base if base.endswith(".html") else base.rstrip("/") + "/index.html"
-
-
 def base_of(base):
-    if base.endswith(".html"):
+    if base.endswith(".html") or base.endswith(".json"):
         return base.rsplit("/", 1)[0] + "/"
     return base.rstrip("/") + "/"
 
 
 def available_variants(base):
-    url = landing_url(base)
+    """Variant id -> its entry in `variants.json` (index URL, wheels newest first)."""
+    url = urllib.parse.urljoin(base, "variants.json")
     try:
-        page = fetch(url)
+        text = fetch(url)
     except (urllib.error.URLError, OSError) as e:
-        raise Refusal("cannot read the landing page {}: {}\nCheck --base (the URL the index is served from).".format(url, e))
-    ids = sorted(set(VARIANT_RE.findall(page)))
-    if not ids:
-        raise Refusal("the landing page {} lists no variants; is --base the index's root?".format(url))
-    return ids
+        raise Refusal("cannot read the variant list {}: {}\nCheck --base (the URL the index is served from).".format(url, e))
+    try:
+        data = json.loads(text)
+        variants = {v["id"]: v for v in data["variants"]}
+    except (ValueError, KeyError, TypeError) as e:
+        raise Refusal("the variant list {} is not what this helper reads ({}); download install.py again from the index".format(url, e))
+    if data.get("schema") != VARIANTS_SCHEMA:
+        raise Refusal("the variant list {} has schema {}, this helper reads {}; download install.py again from the index".format(
+            url, data.get("schema"), VARIANTS_SCHEMA))
+    if not variants:
+        raise Refusal("the variant list {} lists no variants; is --base the index's root?".format(url))
+    return variants
 
 
 def explain(env, base):
@@ -281,22 +287,26 @@ def main(argv=None):
     env = detect(args)
     explain(env, base)
     try:
-        ids = available_variants(base)
+        variants = available_variants(base)
+        ids = sorted(variants)
         if args.variant:
             wanted, why = args.variant, "given with --variant"
-            if wanted not in ids:
+            if wanted not in variants:
                 raise Refusal(suggest(wanted, ids, env))
         else:
             wanted, why = choose(env, ids)
             if wanted is None:
                 raise Refusal(suggest(why, ids, env))
+        entry = variants[wanted]
+        if not entry.get("wheels"):
+            raise Refusal("the variant list names {} but holds no wheel for it".format(wanted))
+        # The site's layout: <base>/<variant>/simple/ (entry["index_url"] names
+        # the same place on the published site).
         index = urllib.parse.urljoin(base, wanted + "/simple/")
         try:
-            page = fetch(urllib.parse.urljoin(index, PROJECT + "/"))
+            fetch(urllib.parse.urljoin(index, PROJECT + "/"))
         except (urllib.error.URLError, OSError) as e:
-            raise Refusal("the landing page lists {} but its index {} cannot be read: {}".format(wanted, index, e))
-        if ".whl" not in page:
-            raise Refusal("the index {} holds no {} wheel".format(index, PROJECT))
+            raise Refusal("the variant list names {} but its index {} cannot be read: {}".format(wanted, index, e))
     except Refusal as e:
         say("")
         say("error: {}".format(e))
@@ -309,6 +319,8 @@ def main(argv=None):
         except ValueError:
             pass
     say("  variant   {} ({})".format(wanted, why))
+    newest = entry["wheels"][0]
+    say("  newest    {} (sha256 {})".format(newest.get("file"), newest.get("sha256")))
     cmd = [sys.executable, "-m", "pip", "install", "--index-url", index, PROJECT] + list(args.pip_args)
     shown = " ".join(shlex.quote(c) for c in cmd)
     if args.dry_run:

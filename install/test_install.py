@@ -4,6 +4,7 @@ on 127.0.0.1, with fake environments (no torch, no GPU needed).
 Run: python3 -m unittest discover -s install -v
 """
 
+import json
 import os
 import shutil
 import socket
@@ -23,8 +24,8 @@ VARIANTS = [
 ]
 
 
-def write_index(root):
-    """The layout `cargo xtask index` writes: landing page + one PEP 503 tree per variant."""
+def write_index(root, listed=VARIANTS):
+    """The layout `cargo xtask index` writes: landing page, variants.json, one PEP 503 tree per variant."""
     rows = "".join(
         '<tr id="{v}"><td><code>{v}</code></td><td><code>python -m pip install --index-url '
         "https://example.invalid/{v}/simple/ attnfarm</code></td></tr>\n".format(v=v)
@@ -32,6 +33,16 @@ def write_index(root):
     )
     with open(os.path.join(root, "index.html"), "w") as f:
         f.write("<!DOCTYPE html><html><body><table>\n" + rows + "</table></body></html>\n")
+    entries = [
+        {
+            "id": v,
+            "index_url": "https://example.invalid/{}/simple/".format(v),
+            "wheels": [{"file": "attnfarm-2026.1.0+x-cp39-abi3-any.whl", "sha256": "00"}],
+        }
+        for v in listed
+    ]
+    with open(os.path.join(root, "variants.json"), "w") as f:
+        json.dump({"schema": 1, "project": "attnfarm", "variants": entries}, f)
     for v in VARIANTS:
         d = os.path.join(root, v, "simple", "attnfarm")
         os.makedirs(d)
@@ -52,10 +63,8 @@ class HelperTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.root = tempfile.mkdtemp(prefix="attnfarm-install-")
-        write_index(cls.root)
-        # One variant listed on the landing page but without its index.
-        with open(os.path.join(cls.root, "index.html"), "a") as f:
-            f.write('<tr id="cu13-torch2.12-linux_x86_64"></tr>\n')
+        # One variant listed but without its index.
+        write_index(cls.root, VARIANTS + ["cu13-torch2.12-linux_x86_64"])
         port = free_port()
         cls.server = subprocess.Popen(
             [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", cls.root],
@@ -181,7 +190,23 @@ class HelperTest(unittest.TestCase):
         rc, _, err = self.helper("--base", "http://127.0.0.1:{}/".format(free_port()), "--fake-torch", "2.9.1+cu128",
                                  "--fake-platform", "linux_x86_64", "--fake-arch", "none")
         self.assertEqual(rc, 1)
-        self.assertIn("cannot read the landing page", err)
+        self.assertIn("cannot read the variant list", err)
+
+    def test_reads_variants_json_not_html(self):
+        # A landing page that names no variant does not matter: the list is variants.json.
+        with open(os.path.join(self.root, "index.html")) as f:
+            saved = f.read()
+        with open(os.path.join(self.root, "index.html"), "w") as f:
+            f.write("<html>redesigned</html>")
+        try:
+            rc, out, err = self.helper("--base", self.base, "--dry-run", "--fake-torch", "2.9.1+cu128",
+                                       "--fake-platform", "linux_x86_64", "--fake-arch", "none")
+        finally:
+            with open(os.path.join(self.root, "index.html"), "w") as f:
+                f.write(saved)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("cu12-torch2.9-linux_x86_64/simple/", out)
+        self.assertIn("newest    attnfarm-2026.1.0+x-cp39-abi3-any.whl (sha256 00)", err)
 
     def test_base_substituted_at_index_generation(self):
         # What the index writer does: replace the placeholder with the base URL.

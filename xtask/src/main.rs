@@ -26,6 +26,8 @@ enum Command {
     Index(cmd::index::IndexCmd),
     /// Upload dist/ to the GitHub Release (draft, verify digests, publish); safe to re-run.
     Publish(cmd::publish::PublishCmd),
+    /// Write the release notes from the plan and build summaries; fails on missing variants unless --allow-partial.
+    ReleaseNotes(cmd::release_notes::ReleaseNotesCmd),
     /// Write .github/workflows/ from the plan; `--check` fails if they are stale.
     Ci(cmd::ci::CiCmd),
 }
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Verify(c) => c.run(),
         Command::Index(c) => c.run(),
         Command::Publish(c) => c.run(),
+        Command::ReleaseNotes(c) => c.run(),
         Command::Ci(c) => c.run(),
     };
     match result {

@@ -85,7 +85,7 @@ fn make_dist(name: &str) -> PathBuf {
     let wheels = dist.join("wheels");
     let specs = [
         wheel_spec("cu128torch2.9", "manylinux_2_28_x86_64", "torch>=2.9,<2.10"),
-        wheel_spec("cu128torch2.9", "win_amd64", "torch>=2.9,<2.10"),
+        wheel_spec("cu130torchstable2.10", "win_amd64", "torch>=2.10"),
         wheel_spec(
             "cu130torchstable2.10",
             "manylinux_2_28_x86_64",
@@ -93,7 +93,7 @@ fn make_dist(name: &str) -> PathBuf {
         ),
     ];
     let mut sums = BTreeMap::new();
-    let mut page = String::from("<!DOCTYPE html>\n<html>\n<body>\n");
+    let mut listed = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let payload = vec![
             Entry::bytes("attnfarm/__init__.py", format!("VARIANT = {i}\n")),
@@ -105,16 +105,19 @@ fn make_dist(name: &str) -> PathBuf {
         let meta_name = format!("{file}.metadata");
         fs_err::write(wheels.join(&meta_name), &meta).unwrap();
         let (meta_sha, _) = sha256_file(&wheels.join(&meta_name)).unwrap();
-        page.push_str(&format!(
-            "<a href=\"x#sha256={}\" data-core-metadata=\"sha256={meta_sha}\">{file}</a><br>\n",
-            w.sha256
-        ));
+        listed.push(
+            serde_json::json!({"file": file, "sha256": w.sha256, "metadata_sha256": meta_sha}),
+        );
         sums.insert(file, w.sha256);
         sums.insert(meta_name, meta_sha);
     }
-    let simple = dist.join("index/cu12-torch2.9-linux_x86_64/simple/attnfarm");
-    fs_err::create_dir_all(&simple).unwrap();
-    fs_err::write(simple.join("index.html"), page).unwrap();
+    // What `index` writes beside the landing page (publish reads it).
+    fs_err::create_dir_all(dist.join("index")).unwrap();
+    fs_err::write(
+        dist.join("index/variants.json"),
+        serde_json::json!({"schema": 1, "variants": [{"id": "all", "wheels": listed}]}).to_string(),
+    )
+    .unwrap();
     let text: String = sums.iter().map(|(f, h)| format!("{h}  {f}\n")).collect();
     fs_err::write(dist.join("SHA256SUMS"), text).unwrap();
     dist
@@ -143,6 +146,7 @@ fn opts(dist: &Path) -> Options {
         dry_run: false,
         replace: false,
         retry: RetryPolicy::default(),
+        notes: None,
     }
 }
 
@@ -858,4 +862,252 @@ fn enterprise_api_path() {
     assert_converged(&fake, &dist, &[]);
     let st = fake.state.lock().unwrap();
     assert!(st.log.iter().any(|l| l.starts_with("POST /uploads/repos/")));
+}
+
+// ---------------------------------------------------------------------------
+// The cumulative site: every published release's wheels, from GitHub's
+// paged asset lists (digests), plus this run's.
+
+fn full_plan() -> xtask::plan::Plan {
+    let matrix = concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml");
+    let m = xtask::matrix::Matrix::load(Path::new(matrix)).unwrap();
+    xtask::plan::Plan::from_matrix(&m, None)
+}
+
+/// What `publish --site` does after publishing: list, group, write.
+fn site(
+    fake: &FakeGithub,
+    o: &Options,
+    dir: &Path,
+) -> (Vec<xtask::index::site::VariantEntry>, serde_json::Value) {
+    let rt = runtime();
+    let _guard = rt.enter();
+    let api = api(fake, TOKEN);
+    let local = collect_local(&o.dist).unwrap();
+    let wheels = rt
+        .block_on(xtask::publish::site::site_wheels(
+            &api,
+            &VirtualClock::new(),
+            o,
+            &Silent,
+            ("attnfarm", "attnfarm"),
+            &local,
+        ))
+        .unwrap();
+    let plan = full_plan();
+    let (entries, unplaced) =
+        xtask::index::site::entries(&plan, &wheels, "https://attnfarm.github.io/attnfarm/");
+    // The history's `old.whl` is no wheel name: reported, left out.
+    let names: Vec<&str> = unplaced.iter().map(|u| u.file.as_str()).collect();
+    assert_eq!(names, ["old.whl"], "{unplaced:?}");
+    xtask::index::write_tree(&plan, dir, &entries, None).unwrap();
+    let json =
+        serde_json::from_str(&fs_err::read_to_string(dir.join("variants.json")).unwrap()).unwrap();
+    (entries, json)
+}
+
+fn old_wheel(version: &str, label: &str) -> String {
+    format!("attnfarm-{version}+{label}-cp39-abi3-manylinux_2_28_x86_64.whl")
+}
+
+fn variant<'a>(json: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    json["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in variants.json"))
+}
+
+#[test]
+fn site_keeps_every_published_release_across_pages() {
+    // Pages of 2: both the release list and each asset list span pages.
+    let fake = fake_with_history();
+    let older = old_wheel("2025.12.0", "cu128torch2.9");
+    let gone = old_wheel("2025.11.0", "cu126torch2.7");
+    {
+        let mut st = fake.state.lock().unwrap();
+        let meta = format!("{older}.metadata");
+        st.add_published(
+            "v2025.12.0",
+            &[
+                (older.as_str(), b"wheel of december"),
+                (meta.as_str(), b"Metadata-Version: 2.4\n"),
+                ("SHA256SUMS", b"x"),
+                ("notes.txt", b"x"),
+            ],
+        );
+        // A variant the matrix no longer lists (torch 2.7 built with CUDA 12.6).
+        st.add_published("v2025.11.0", &[(gone.as_str(), b"wheel of november")]);
+        // Not served: a draft, a pre-release, a failed upload's leftover.
+        let draft = st.add_release("v2026.9.0", true);
+        st.add_asset(
+            draft,
+            &old_wheel("2026.9.0", "cu128torch2.9"),
+            b"draft",
+            "uploaded",
+        );
+        let pre = st.add_published(
+            "v2026.8.0rc1",
+            &[(old_wheel("2026.8.0rc1", "cu128torch2.9").as_str(), b"rc")],
+        );
+        st.releases
+            .iter_mut()
+            .find(|r| r.id == pre)
+            .unwrap()
+            .prerelease = true;
+        let broken = st.add_release("v2025.10.0", false);
+        st.add_asset(
+            broken,
+            &old_wheel("2025.10.0", "cu128torch2.9"),
+            b"",
+            "starter",
+        );
+    }
+    let dist = make_dist("site-cumulative");
+    let o = opts(&dist);
+    run(&fake, &VirtualClock::new(), &o).unwrap();
+    let dir = tmp("site-cumulative-out").join("site");
+    let (entries, json) = site(&fake, &o, &dir);
+    assert_eq!(json["latest"], "2026.1.0");
+    let cu12 = variant(&json, "cu12-torch2.9-linux_x86_64");
+    let files: Vec<&str> = cu12["wheels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl",
+            older.as_str()
+        ],
+        "newest first; drafts, pre-releases and leftovers left out"
+    );
+    let december = &cu12["wheels"][1];
+    assert_eq!(
+        december["sha256"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"wheel of december"))
+    );
+    assert_eq!(
+        december["url"],
+        "https://github.com/attnfarm/attnfarm/releases/download/v2025.12.0/attnfarm-2025.12.0%2Bcu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl"
+    );
+    assert_eq!(december["release"], "v2025.12.0");
+    assert!(december["metadata_sha256"].is_string());
+    assert_eq!(cu12["kind"], "per-minor");
+    assert_eq!(cu12["torch_minors"][0], "2.9");
+    assert_eq!(cu12["torch_requirement"], "torch>=2.9,<2.10");
+    assert_eq!(cu12["cuda_major"], 12);
+    assert_eq!(cu12["requires_python"], ">=3.10");
+    assert_eq!(cu12["arches"][0], "sm_80");
+    assert_eq!(
+        cu12["index_url"],
+        "https://attnfarm.github.io/attnfarm/cu12-torch2.9-linux_x86_64/simple/"
+    );
+    // The variant the matrix dropped stays installable.
+    let old = variant(&json, "cu12-torch2.7-linux_x86_64");
+    assert_eq!(old["wheels"][0]["file"], gone.as_str());
+    // Its project page links both wheels; pip picks the newest.
+    let page =
+        fs_err::read_to_string(dir.join("cu12-torch2.9-linux_x86_64/simple/attnfarm/index.html"))
+            .unwrap();
+    assert!(page.contains(&format!(">{older}</a>")), "{page}");
+    assert!(page.contains("2026.1.0%2Bcu128torch2.9"), "{page}");
+    assert_eq!(entries.len(), json["variants"].as_array().unwrap().len());
+    // The listings really were paged (2 per page).
+    let log = fake.state.lock().unwrap().log.clone();
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("GET /repos/attnfarm/attnfarm/releases?per_page=2&page=")),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("/assets?per_page=2&page=2")),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn re_releasing_an_old_version_does_not_roll_the_site_back() {
+    let fake = fake_with_history();
+    let newer = old_wheel("2026.2.0", "cu128torch2.9");
+    fake.state
+        .lock()
+        .unwrap()
+        .add_published("v2026.2.0", &[(newer.as_str(), b"wheel of february")]);
+    // Re-run the 2026.1.0 release after 2026.2.0 is out.
+    let dist = make_dist("site-rerelease");
+    let o = opts(&dist);
+    run(&fake, &VirtualClock::new(), &o).unwrap();
+    let dir = tmp("site-rerelease-out").join("site");
+    let (_, json) = site(&fake, &o, &dir);
+    assert_eq!(json["latest"], "2026.2.0");
+    let cu12 = variant(&json, "cu12-torch2.9-linux_x86_64");
+    assert_eq!(cu12["wheels"][0]["file"], newer.as_str());
+    assert_eq!(cu12["wheels"][1]["release"], TAG);
+    let landing = fs_err::read_to_string(dir.join("index.html")).unwrap();
+    assert!(landing.contains("<h1>attnfarm 2026.2.0</h1>"), "{landing}");
+    // The variant only the re-released version has is still there.
+    assert_eq!(
+        variant(&json, "cu13-torchstable2.10-linux_x86_64")["wheels"][0]["release"],
+        TAG
+    );
+}
+
+#[test]
+fn dry_run_site_adds_this_runs_wheels_and_changes_nothing() {
+    let fake = fake_with_history();
+    let older = old_wheel("2025.12.0", "cu128torch2.9");
+    fake.state
+        .lock()
+        .unwrap()
+        .add_published("v2025.12.0", &[(older.as_str(), b"wheel of december")]);
+    let dist = make_dist("site-dry");
+    let mut o = opts(&dist);
+    o.dry_run = true;
+    o.notes = Some("## notes\n".into());
+    let report = run(&fake, &VirtualClock::new(), &o).unwrap();
+    assert!(report
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::SetNotes { .. })));
+    assert!(fake.state.lock().unwrap().release(TAG).is_none());
+    let dir = tmp("site-dry-out").join("site");
+    let (_, json) = site(&fake, &o, &dir);
+    let cu12 = variant(&json, "cu12-torch2.9-linux_x86_64");
+    assert_eq!(cu12["wheels"][0]["release"], TAG);
+    assert_eq!(cu12["wheels"][1]["file"], older.as_str());
+    let local = collect_local(&dist).unwrap();
+    let ours = local
+        .iter()
+        .find(|a| a.name == cu12["wheels"][0]["file"])
+        .unwrap();
+    assert_eq!(cu12["wheels"][0]["sha256"], ours.sha256.as_str());
+}
+
+#[test]
+fn release_notes_are_set_and_kept_current() {
+    let fake = fake_with_history();
+    let dist = make_dist("notes");
+    let mut o = opts(&dist);
+    o.notes = Some("## attnfarm 2026.1.0\n\nfirst\n".into());
+    run(&fake, &VirtualClock::new(), &o).unwrap();
+    let body = |f: &FakeGithub| f.state.lock().unwrap().release(TAG).unwrap().body.clone();
+    assert_eq!(body(&fake).as_deref(), o.notes.as_deref());
+    // A re-run with other notes (e.g. a partial release completed) updates them.
+    o.notes = Some("## attnfarm 2026.1.0\n\nsecond\n".into());
+    run(&fake, &VirtualClock::new(), &o).unwrap();
+    assert_eq!(body(&fake).as_deref(), o.notes.as_deref());
+    assert_converged(&fake, &dist, &[]);
+}
+
+#[test]
+fn an_index_without_variants_json_is_refused() {
+    let dist = make_dist("no-variants-json");
+    fs_err::remove_file(dist.join("index/variants.json")).unwrap();
+    let err = collect_local(&dist).unwrap_err().to_string();
+    assert!(err.contains("variants.json: missing"), "{err}");
+    assert!(err.contains("run `cargo xtask index` again"), "{err}");
 }

@@ -31,7 +31,7 @@ use crate::matrix::Package;
 use crate::plan::{HostSupport, Plan, Variant, VariantKind};
 use crate::platform::Os;
 use crate::progress::Progress;
-use crate::toolchain::{Cache, Toolchain, ToolkitSpec, TorchSpec};
+use crate::toolchain::{msvc, Cache, Toolchain, ToolkitSpec, TorchSpec};
 use crate::wheel::{self, metadata::CoreMetadata, Entry, Source, WheelSpec};
 use command::{BindingCompile, KernelCompile, Link};
 
@@ -52,6 +52,7 @@ pub enum ToolchainMode {
 }
 
 /// How to build.
+#[derive(Debug, Clone)]
 pub struct Options {
     /// The repository root (kernels/, bindings/, LICENSE, README).
     pub repo: PathBuf,
@@ -245,8 +246,48 @@ struct Work<'a> {
     link: Option<Link>,
 }
 
-/// Host compiler identity for keys: `<cxx> --version`'s first line.
+/// `cl.exe` and `link.exe` (absolute paths) and cl's banner. Paths given
+/// in `opts` are used as they are; otherwise `toolchain::msvc::locate`.
+fn windows_tools(opts: &Options) -> Result<(String, String, String), String> {
+    let given = Path::new(&opts.cxx).is_absolute() && Path::new(&opts.link_exe).is_absolute();
+    let (cl, link) = if given {
+        (opts.cxx.clone(), opts.link_exe.clone())
+    } else {
+        let m = msvc::locate(&|k| std::env::var(k).ok(), &|p| p.is_file())
+            .map_err(|e| e.to_string())?;
+        (m.cl.display().to_string(), m.link.display().to_string())
+    };
+    Ok((cl.clone(), link, cl_banner(&cl)))
+}
+
+/// The first line cl.exe prints when run without arguments (its version).
+fn cl_banner(cl: &str) -> String {
+    let Ok(sh) = Shell::new() else {
+        return String::new();
+    };
+    match sh.cmd(cl).quiet().ignore_status().output() {
+        Ok(o) => String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .chain(String::from_utf8_lossy(&o.stdout).lines())
+            .find(|l| l.contains("Version"))
+            .unwrap_or("")
+            .to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Host compiler identity for keys: `<cxx> --version`'s first line (for
+/// cl.exe, which has no `--version`: its banner).
 pub fn compiler_id(program: &str) -> String {
+    if Path::new(program)
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case("cl.exe"))
+    {
+        let banner = cl_banner(program);
+        if !banner.is_empty() {
+            return format!("{program}: {banner}");
+        }
+    }
     let Ok(sh) = Shell::new() else {
         return format!("{program} (unknown)");
     };
@@ -401,6 +442,52 @@ pub fn build(
 
     // 1. Toolchains.
     provision(&mut works, mode, opts, progress);
+
+    // MSVC, located explicitly for Windows variants (never through PATH),
+    // and checked against each toolkit's accepted `_MSC_VER` range.
+    let mut cxx = opts.cxx.clone();
+    let mut link_exe = opts.link_exe.clone();
+    if works
+        .iter()
+        .any(|w| w.tc.is_some() && w.v.platform.os() == Os::Windows)
+    {
+        match windows_tools(opts) {
+            Ok((cl, link, banner)) => {
+                cxx = cl;
+                link_exe = link;
+                for w in works
+                    .iter_mut()
+                    .filter(|w| w.v.platform.os() == Os::Windows && w.failed.is_none())
+                {
+                    let Some(tc) = &w.tc else { continue };
+                    let Some(hc) = msvc::find_host_config(&tc.cuda.include_dirs) else {
+                        continue;
+                    };
+                    let text = fs_err::read_to_string(&hc).unwrap_or_default();
+                    if let Err(e) =
+                        msvc::check_msc_ver(&banner, &text, &hc, &tc.cuda.version.to_string())
+                    {
+                        w.failed = Some(e.to_string());
+                        w.tc = None;
+                    }
+                }
+            }
+            Err(e) => {
+                for w in works
+                    .iter_mut()
+                    .filter(|w| w.v.platform.os() == Os::Windows && w.tc.is_some())
+                {
+                    w.failed = Some(e.clone());
+                    w.tc = None;
+                }
+            }
+        }
+    }
+    let opts = &Options {
+        cxx,
+        link_exe,
+        ..opts.clone()
+    };
 
     // 2. Compile graph.
     let cxx_id = compiler_id(&opts.cxx);

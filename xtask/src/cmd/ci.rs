@@ -16,6 +16,9 @@ pub struct CiCmd {
     /// Fail if the committed workflows differ from what would be generated.
     #[arg(long)]
     pub check: bool,
+    /// Also run shellcheck (it must be on PATH) on every bash `run:` script.
+    #[arg(long)]
+    pub shellcheck: bool,
     /// Repository root the workflow paths are relative to.
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
@@ -43,6 +46,9 @@ impl CiCmd {
             fs_err::rename(&tmp, &path)?;
             eprintln!("wrote {}", g.path);
         }
+        if self.shellcheck {
+            shellcheck(&workflows(&plan)?)?;
+        }
         if !stale.is_empty() {
             bail!(
                 "{} out of date with {} and the generator: run `cargo xtask ci` and commit the result",
@@ -52,4 +58,40 @@ impl CiCmd {
         }
         Ok(())
     }
+}
+
+/// shellcheck on every bash script of `generated`; all findings reported.
+fn shellcheck(generated: &[crate::ci::Generated]) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("attnfarm-shellcheck-{}", std::process::id()));
+    fs_err::create_dir_all(&dir)?;
+    let mut findings = Vec::new();
+    let mut count = 0;
+    for g in generated {
+        for (job, step, script) in crate::ci::bash_scripts(&g.text)? {
+            count += 1;
+            let file = dir.join(format!("{count}.sh"));
+            fs_err::write(&file, &script)?;
+            let out = std::process::Command::new("shellcheck")
+                .args(["--shell=bash", "--format=gcc"])
+                .arg(&file)
+                .output()
+                .context("running shellcheck (install it: apt-get install shellcheck)")?;
+            if !out.status.success() {
+                findings.push(format!(
+                    "{} job {job}, `{step}`:\n{}",
+                    g.path,
+                    String::from_utf8_lossy(&out.stdout).trim_end()
+                ));
+            }
+        }
+    }
+    let _ = fs_err::remove_dir_all(&dir);
+    eprintln!(
+        "shellcheck: {count} run: script(s), {} with findings",
+        findings.len()
+    );
+    if !findings.is_empty() {
+        bail!("shellcheck findings:\n{}", findings.join("\n"));
+    }
+    Ok(())
 }

@@ -20,6 +20,10 @@ pub struct IndexCmd {
     /// The output root holding `wheels/`.
     #[arg(long, default_value = "dist")]
     pub dist: PathBuf,
+    /// Instead: write a preview site here with every variant of the plan
+    /// (placeholder wheels, zero digests) to look at the landing page.
+    #[arg(long)]
+    pub preview: Option<PathBuf>,
     /// The install helper copied beside the landing page.
     #[arg(long, default_value = "install/install.py")]
     pub helper: PathBuf,
@@ -28,6 +32,17 @@ pub struct IndexCmd {
 impl IndexCmd {
     pub fn run(self) -> anyhow::Result<()> {
         let m = self.matrix.load()?;
+        if let Some(dir) = &self.preview {
+            let plan = Plan::from_matrix(&m, None);
+            let entries = crate::index::site::preview_entries(&plan);
+            crate::index::write_tree(&plan, dir, &entries, None)?;
+            eprintln!(
+                "wrote a preview of {} variant(s): {}",
+                entries.len(),
+                dir.join("index.html").display()
+            );
+            return Ok(());
+        }
         let plan = Plan::from_matrix(&m, Platform::host());
         let report = write_index(&plan, &self.dist, self.base_url, Some(&self.helper))?;
         for (id, files) in &report.variants {

@@ -6,6 +6,7 @@ pub mod ci;
 pub mod index;
 pub mod plan;
 pub mod publish;
+pub mod release_notes;
 pub mod verify;
 
 use std::path::PathBuf;

@@ -7,10 +7,14 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 use super::MatrixArgs;
+use crate::index::site as index_site;
+use crate::index::write_tree;
+use crate::plan::Plan;
 use crate::progress::Stderr;
 use crate::publish::api::{Endpoints, GithubApi, Token};
 use crate::publish::retry::{RealClock, RetryPolicy};
-use crate::publish::{publish, Options};
+use crate::publish::site::{helper_text, site_wheels};
+use crate::publish::{collect_local, publish, Options};
 
 /// Upload the wheels, their `.metadata` files and `SHA256SUMS` in `dist/` to
 /// the release (created as a draft, published at the end). Safe to re-run.
@@ -44,6 +48,17 @@ pub struct PublishCmd {
     /// `$ATTNFARM_UPLOAD_URL`, else the `upload_url` GitHub returns.
     #[arg(long)]
     pub upload_url: Option<String>,
+    /// Release notes (Markdown) to leave on the release. Ex) `dist/release-notes.md`
+    #[arg(long)]
+    pub notes: Option<PathBuf>,
+    /// Also write the cumulative site here: the indexes, landing page and
+    /// `variants.json` of every published release plus this one (read from
+    /// GitHub's asset lists). With --dry-run it is written too. Ex) `dist/site`
+    #[arg(long)]
+    pub site: Option<PathBuf>,
+    /// The install helper copied into the site.
+    #[arg(long, default_value = "install/install.py")]
+    pub helper: PathBuf,
     /// Seconds to wait for a connection or a response before retrying.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
@@ -109,6 +124,10 @@ impl PublishCmd {
             dry_run: self.dry_run,
             replace: self.replace,
             retry: RetryPolicy::default(),
+            notes: match &self.notes {
+                Some(p) => Some(fs_err::read_to_string(p)?),
+                None => None,
+            },
         };
         let progress = Stderr::new(1);
         let report = rt
@@ -123,6 +142,35 @@ impl PublishCmd {
         }
         if let Some(url) = report.html_url.filter(|u| !u.is_empty()) {
             writeln!(out, "release: {url}")?;
+        }
+        if let Some(dir) = &self.site {
+            let plan = Plan::from_matrix(&m, None);
+            let local = collect_local(&self.dist)?;
+            let wheels = rt.block_on(site_wheels(
+                &api,
+                &RealClock,
+                &opts,
+                &progress,
+                (&owner, &repo),
+                &local,
+            ))?;
+            let (entries, unplaced) = index_site::entries(&plan, &wheels, &plan.release.pages);
+            for u in &unplaced {
+                eprintln!("note: {} {} left out of the site: {}", u.tag, u.file, u.why);
+            }
+            let helper = helper_text(&self.helper, &plan.release.pages)?;
+            write_tree(&plan, dir, &entries, helper.as_deref())?;
+            let releases: std::collections::BTreeSet<&str> =
+                wheels.iter().map(|w| w.tag.as_str()).collect();
+            writeln!(
+                out,
+                "site: {} ({} variant(s), {} wheel(s) from {} release(s), newest {})",
+                dir.display(),
+                entries.len(),
+                wheels.len(),
+                releases.len(),
+                index_site::latest_version(&entries).unwrap_or_default()
+            )?;
         }
         Ok(())
     }

@@ -10,23 +10,25 @@
 //! <dist>/wheels/<file>.whl            built by build-matrix
 //! <dist>/wheels/<file>.whl.metadata   written here (PEP 658)
 //! <dist>/SHA256SUMS
-//! <dist>/index/index.html             landing page
+//! <dist>/index/index.html             landing page (selector + table)
+//! <dist>/index/variants.json          every variant, its index URL and wheels
 //! <dist>/index/install.py             the install helper, if the repo has one
 //! <dist>/index/<variant-id>/simple/index.html
 //! <dist>/index/<variant-id>/simple/<project>/index.html
 //! ```
 
 pub mod render;
+pub mod site;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::plan::{Plan, Variant};
+use crate::plan::Plan;
 use crate::wheel::inspect::{inspect_wheel, InspectError};
 use crate::wheel::sha256_file;
-use render::{FileLink, VariantPage};
+use render::FileLink;
+use site::{SiteWheel, VariantEntry};
 
 /// The placeholder in `install/install.py` replaced by the index's base URL.
 pub const HELPER_BASE_PLACEHOLDER: &str = "__ATTNFARM_INDEX_BASE__";
@@ -99,27 +101,25 @@ pub fn write_index(
     helper: Option<&Path>,
 ) -> Result<IndexReport, IndexError> {
     let wheels_dir = dist.join("wheels");
-    let mut by_variant: BTreeMap<String, Vec<FileLink>> = BTreeMap::new();
+    let mut wheels: Vec<SiteWheel> = Vec::new();
     let mut sums = Vec::new();
     let names = crate::wheel::list_wheels(&wheels_dir)?;
     if names.is_empty() {
         return Err(IndexError::NoWheels { dir: wheels_dir });
     }
+    let tag = plan.release.tag_for(&plan.package.version);
     for name in &names {
         let path = wheels_dir.join(name);
         let info = inspect_wheel(&path)?;
-        let variant = plan
-            .variants
-            .iter()
-            .find(|v| {
-                v.version == info.filename.version
-                    && v.platform == info.filename.platform.platform()
-            })
-            .ok_or_else(|| IndexError::Stray {
+        if !plan.variants.iter().any(|v| {
+            v.version == info.filename.version && v.platform == info.filename.platform.platform()
+        }) {
+            return Err(IndexError::Stray {
                 file: name.clone(),
                 version: info.filename.version.clone(),
                 platform: info.filename.platform.to_string(),
-            })?;
+            });
+        }
         let (sha256, _) = sha256_file(&path)?;
         let meta_name = format!("{name}.metadata");
         let meta_path = wheels_dir.join(&meta_name);
@@ -134,96 +134,114 @@ pub fn write_index(
             // From <dist>/index/<id>/simple/<project>/ up to <dist>/wheels/.
             BaseUrl::Local => format!("../../../../wheels/{}", render::encode_segment(name)),
         };
-        by_variant
-            .entry(variant.id.clone())
-            .or_default()
-            .push(FileLink {
+        wheels.push(SiteWheel {
+            tag: tag.clone(),
+            link: FileLink {
                 file: name.clone(),
                 url,
                 sha256,
                 requires_python: info.requires_python().map(String::from),
                 metadata_sha256: Some(meta_sha),
-            });
-    }
-
-    // Assemble the new tree beside the old, then swap.
-    let index_dir = dist.join("index");
-    let staging = dist.join(format!(".index.{}.tmp", std::process::id()));
-    if staging.exists() {
-        fs_err::remove_dir_all(&staging)?;
-    }
-    fs_err::create_dir_all(&staging)?;
-    let project = &plan.package.name;
-    let mut pages: Vec<VariantPage<'_>> = Vec::new();
-    let variants: Vec<&Variant> = plan
-        .variants
-        .iter()
-        .filter(|v| by_variant.contains_key(&v.id))
-        .collect();
-    for v in &variants {
-        let files = by_variant.remove(&v.id).unwrap_or_default();
-        let simple = staging.join(&v.id).join("simple");
-        fs_err::create_dir_all(simple.join(project))?;
-        fs_err::write(simple.join("index.html"), render::root_page(project))?;
-        fs_err::write(
-            simple.join(project).join("index.html"),
-            render::project_page(project, &files),
-        )?;
-        let index_url = match base {
-            BaseUrl::Release => format!("{}{}/simple/", plan.release.pages, v.id),
-            BaseUrl::Local => format!("http://127.0.0.1:8000/index/{}/simple/", v.id),
-        };
-        pages.push(VariantPage {
-            variant: v,
-            files,
-            index_url,
+            },
         });
     }
-    let mut has_helper = false;
-    if let Some(h) = helper.filter(|h| h.is_file()) {
-        let text = fs_err::read_to_string(h)?;
-        let text = match base {
-            BaseUrl::Release => text.replace(HELPER_BASE_PLACEHOLDER, &plan.release.pages),
-            BaseUrl::Local => text,
-        };
-        fs_err::write(staging.join("install.py"), text)?;
-        has_helper = true;
-    }
-    fs_err::write(
-        staging.join("index.html"),
-        render::landing_page(project, &plan.package.version, &pages, has_helper),
-    )?;
+    let index_base = match base {
+        BaseUrl::Release => plan.release.pages.clone(),
+        BaseUrl::Local => "http://127.0.0.1:8000/index/".to_string(),
+    };
+    let (entries, _) = site::entries(plan, &wheels, &index_base);
+    let helper_text = match helper.filter(|h| h.is_file()) {
+        Some(h) => {
+            let text = fs_err::read_to_string(h)?;
+            Some(match base {
+                BaseUrl::Release => text.replace(HELPER_BASE_PLACEHOLDER, &plan.release.pages),
+                BaseUrl::Local => text,
+            })
+        }
+        None => None,
+    };
+    let index_dir = dist.join("index");
+    write_tree(plan, &index_dir, &entries, helper_text.as_deref())?;
     let report = IndexReport {
-        variants: pages
+        variants: entries
             .iter()
-            .map(|p| {
+            .map(|e| {
                 (
-                    p.variant.id.clone(),
-                    p.files.iter().map(|f| f.file.clone()).collect(),
+                    e.id.clone(),
+                    e.wheels.iter().map(|w| w.file.clone()).collect(),
                 )
             })
             .collect(),
         missing: plan
             .variants
             .iter()
-            .filter(|v| !pages.iter().any(|p| p.variant.id == v.id))
+            .filter(|v| !entries.iter().any(|e| e.id == v.id))
             .map(|v| v.id.clone())
             .collect(),
         landing: index_dir.join("index.html"),
     };
-    let old = dist.join(format!(".index.{}.old", std::process::id()));
-    if index_dir.exists() {
-        fs_err::rename(&index_dir, &old)?;
-    }
-    fs_err::rename(&staging, &index_dir)?;
-    if old.exists() {
-        fs_err::remove_dir_all(&old)?;
-    }
     write_atomic(
         &dist.join("SHA256SUMS"),
         render::sha256sums(&sums).as_bytes(),
     )?;
     Ok(report)
+}
+
+/// Writes the site (landing page, `variants.json`, one PEP 503 tree per
+/// variant, the helper) into `dir`: assembled beside it and swapped in, so
+/// a killed run leaves the old tree or the new one, never half.
+pub fn write_tree(
+    plan: &Plan,
+    dir: &Path,
+    entries: &[VariantEntry],
+    helper: Option<&str>,
+) -> Result<(), IndexError> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs_err::create_dir_all(&parent)?;
+    let leaf = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let staging = parent.join(format!(".{leaf}.{}.tmp", std::process::id()));
+    if staging.exists() {
+        fs_err::remove_dir_all(&staging)?;
+    }
+    fs_err::create_dir_all(&staging)?;
+    let project = &plan.package.name;
+    for e in entries {
+        let simple = staging.join(&e.id).join("simple");
+        fs_err::create_dir_all(simple.join(project))?;
+        fs_err::write(simple.join("index.html"), render::root_page(project))?;
+        fs_err::write(
+            simple.join(project).join("index.html"),
+            render::project_page(project, &e.links()),
+        )?;
+    }
+    if let Some(text) = helper {
+        fs_err::write(staging.join("install.py"), text)?;
+    }
+    let version = site::latest_version(entries).unwrap_or_else(|| plan.package.version.clone());
+    fs_err::write(
+        staging.join("index.html"),
+        render::landing_page(project, &version, entries, helper.is_some()),
+    )?;
+    fs_err::write(
+        staging.join("variants.json"),
+        site::variants_json(project, entries),
+    )?;
+    let old = parent.join(format!(".{leaf}.{}.old", std::process::id()));
+    if dir.exists() {
+        fs_err::rename(dir, &old)?;
+    }
+    fs_err::rename(&staging, dir)?;
+    if old.exists() {
+        fs_err::remove_dir_all(&old)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ fn pages_snapshot() {
     );
     let report = write_index(&plan, &dist, BaseUrl::Release, None).unwrap();
     assert_eq!(report.variants.len(), 2);
-    assert_eq!(report.missing.len(), 8);
+    assert_eq!(report.missing.len(), 4);
     let read = |p: &str| fs_err::read_to_string(dist.join(p)).unwrap();
     insta::assert_snapshot!(
         "project_page_release",
@@ -181,4 +181,77 @@ fn escapes_requires_python() {
         html.contains("data-requires-python=\"&gt;=3.9,&lt;4\""),
         "{html}"
     );
+}
+
+#[test]
+fn site_places_stable_and_dropped_variants_by_label() {
+    use site::{entries, SiteWheel};
+    let plan = default_plan();
+    let wheel = |tag: &str, file: &str| SiteWheel {
+        tag: tag.into(),
+        link: FileLink {
+            file: file.into(),
+            url: format!("https://x/{file}"),
+            sha256: "ab".repeat(32),
+            requires_python: None,
+            metadata_sha256: None,
+        },
+    };
+    let (es, unplaced) = entries(
+        &plan,
+        &[
+            wheel(
+                "v2027.1.0",
+                "attnfarm-2027.1.0+cu130torchstable2.10-cp39-abi3-manylinux_2_28_x86_64.whl",
+            ),
+            wheel(
+                "v2025.1.0",
+                "attnfarm-2025.1.0+cu126torch2.6-cp39-abi3-win_amd64.whl",
+            ),
+            wheel("v2025.1.0", "not-a-wheel.whl"),
+        ],
+        "https://o.github.io/r/",
+    );
+    assert_eq!(unplaced.len(), 1);
+    let stable = es
+        .iter()
+        .find(|e| e.id == "cu13-torchstable2.10-linux_x86_64")
+        .unwrap();
+    assert_eq!(
+        (stable.kind.as_str(), stable.torch.as_str()),
+        ("stable", "2.10")
+    );
+    assert_eq!(stable.torch_requirement, "torch>=2.10");
+    assert_eq!(stable.toolkit, "13.0");
+    let old = es
+        .iter()
+        .find(|e| e.id == "cu12-torch2.6-win_amd64")
+        .unwrap();
+    assert_eq!(old.torch_requirement, "torch>=2.6,<2.7");
+    assert_eq!(old.requires_python, None);
+    assert!(old.arches.is_empty());
+    // The selector offers a stable variant for every torch minor it serves.
+    let mut e = stable.clone();
+    e.torch_minors = vec!["2.10".into(), "2.11".into()];
+    let html = render::landing_page("attnfarm", "2027.1.0", &[e], false);
+    for t in ["2_10", "2_11"] {
+        assert!(
+            html.contains(&format!("body:has(#p-linux_x86_64:checked):has(#t-{t}:checked):has(#c-13:checked) #cmd-cu13-torchstable2_10-linux_x86_64{{display:block}}")),
+            "{html}"
+        );
+    }
+    assert!(html.contains("<td>2.10 and later</td>"), "{html}");
+    // Default choice: the newest torch it serves.
+    assert!(html.contains("id=\"t-2_11\" checked"), "{html}");
+}
+
+#[test]
+fn versions_sort_numerically() {
+    use std::cmp::Ordering::*;
+    assert_eq!(site::cmp_versions("2026.10.0", "2026.9.1"), Greater);
+    assert_eq!(
+        site::cmp_versions("2026.1.0+cu128torch2.9", "2026.1.0"),
+        Equal
+    );
+    assert_eq!(site::cmp_versions("2025.12.0", "2026.1.0"), Less);
 }

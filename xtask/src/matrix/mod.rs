@@ -559,6 +559,7 @@ impl Validator<'_> {
         };
         let mut remaining = 0;
         let mut used = vec![false; exclude.len()];
+        let mut composite_reported = BTreeSet::new();
         for (sel, major, p) in draft.candidates() {
             let hit = exclude
                 .iter()
@@ -568,6 +569,21 @@ impl Validator<'_> {
                 .collect::<Vec<_>>();
             if hit.is_empty() {
                 remaining += 1;
+                let composite = toolkits
+                    .iter()
+                    .find(|k| k.cuda.major == major && k.frontend.is_some());
+                if let (Some(k), crate::platform::Os::Windows) = (composite, p.os()) {
+                    if composite_reported.insert((major, p)) {
+                        self.at(
+                            "exclude",
+                            format!(
+                                "CUDA {major} variants on {p} would use the composite CUDA {} toolkit (front end {}), which is Linux-only: add `{{cuda: {major}, platform: {p}}}` to exclude (see docs/toolchains.md)",
+                                k.cuda,
+                                k.frontend.map(|f| f.to_string()).unwrap_or_default(),
+                            ),
+                        );
+                    }
+                }
             }
             for i in hit {
                 used[i] = true;
@@ -857,6 +873,26 @@ impl Validator<'_> {
                 packages.insert(p, list.clone());
             }
             for s in platforms {
+                // A composite toolkit is Linux-only (its front end is driven
+                // through Linux paths and NVIDIA's CUDA 12 Windows runtime
+                // wheel has no import library): it lists no Windows packages,
+                // and every Windows variant of its major must be excluded
+                // (checked with the excludes below).
+                if t.frontend.is_some() && s.platform.os() == crate::platform::Os::Windows {
+                    if packages.contains_key(&s.platform) {
+                        self.at(
+                            &format!("{path}.packages.{}", s.platform),
+                            format!(
+                                "toolkit CUDA {cuda} is a composite (front end {}), which is Linux-only: remove its {} packages and exclude {{cuda: {}, platform: {}}}",
+                                frontend.map(|f| f.to_string()).unwrap_or_default(),
+                                s.platform,
+                                cuda.major,
+                                s.platform
+                            ),
+                        );
+                    }
+                    continue;
+                }
                 if !packages.contains_key(&s.platform) {
                     self.at(
                         &format!("{path}.packages"),

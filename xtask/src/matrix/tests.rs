@@ -234,14 +234,22 @@ fn composite_frontend() {
         Matrix::parse("matrix.yaml", BASE).unwrap().toolkits[0].frontend,
         None
     );
-    let m = Matrix::parse(
-        "matrix.yaml",
-        &with(
+    // A composite is Linux-only: no Windows packages, Windows excluded.
+    let linux_only = |t: &str| {
+        t.replacen("      win_amd64: [nvcc==12.8.93]\n", "", 1)
+            .replacen(
+                "exclude: []",
+                "exclude: [{cuda: 12, platform: win_amd64}]",
+                1,
+            )
+    };
+    let composite = |frontend: &str, arches: &str| {
+        linux_only(&with(
             "    arches: [sm_80, sm_90]",
-            "    frontend: \"13.0\"\n    arches: [sm_80, sm_90]",
-        ),
-    )
-    .unwrap();
+            &format!("    frontend: {frontend}\n    arches: {arches}"),
+        ))
+    };
+    let m = Matrix::parse("matrix.yaml", &composite("\"13.0\"", "[sm_80, sm_90]")).unwrap();
     assert_eq!(m.toolkits[0].frontend, Some("13.0".parse().unwrap()));
     // The repository's 12.8 toolkit is a composite with a 13.0 front end.
     let d = Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap();
@@ -249,16 +257,27 @@ fn composite_frontend() {
     assert_eq!(cu12.frontend, Some("13.0".parse().unwrap()));
     assert_eq!(d.toolkit_for_major(13).unwrap().frontend, None);
 
-    let bad = |frontend: &str, arches: &str| {
-        err(&with(
-            "    arches: [sm_80, sm_90]",
-            &format!("    frontend: {frontend}\n    arches: {arches}"),
-        ))
-    };
+    let bad = |frontend: &str, arches: &str| err(&composite(frontend, arches));
     insta::assert_snapshot!(bad("\"12.9\"", "[sm_80, sm_90]"), @"matrix.yaml:18:15: toolkits[0].frontend: front end CUDA 12.9 is not a newer major than the toolkit's CUDA 12.8: a composite toolkit pairs CUDA 12.8's back end with a newer compiler front end");
     insta::assert_snapshot!(bad("thirteen", "[sm_80, sm_90]"), @"matrix.yaml:18:15: toolkits[0].frontend: `thirteen` is not a CUDA version (expected MAJOR.MINOR, e.g. `12.8`)");
     // CUDA 13 compiles nothing below sm_75.
     insta::assert_snapshot!(bad("\"13.0\"", "[sm_70, sm_90]"), @"matrix.yaml:19:14: toolkits[0].arches[0]: arch `sm_70` is not supported by the front end CUDA 13.0");
+}
+
+#[test]
+fn composite_toolkit_is_refused_on_windows() {
+    let composite = with(
+        "    arches: [sm_80, sm_90]",
+        "    frontend: \"13.0\"\n    arches: [sm_80, sm_90]",
+    );
+    // Windows packages listed and Windows not excluded: both are reported.
+    insta::assert_snapshot!(err(&composite), @r"
+    matrix.yaml:23:18: toolkits[0].packages.win_amd64: toolkit CUDA 12.8 is a composite (front end 13.0), which is Linux-only: remove its win_amd64 packages and exclude {cuda: 12, platform: win_amd64}
+    matrix.yaml:30:10: exclude: CUDA 12 variants on win_amd64 would use the composite CUDA 12.8 toolkit (front end 13.0), which is Linux-only: add `{cuda: 12, platform: win_amd64}` to exclude (see docs/toolchains.md)
+    ");
+    // Packages removed, still not excluded.
+    let no_pkgs = composite.replacen("      win_amd64: [nvcc==12.8.93]\n", "", 1);
+    insta::assert_snapshot!(err(&no_pkgs), @"matrix.yaml:29:10: exclude: CUDA 12 variants on win_amd64 would use the composite CUDA 12.8 toolkit (front end 13.0), which is Linux-only: add `{cuda: 12, platform: win_amd64}` to exclude (see docs/toolchains.md)");
 }
 
 /// BASE with torch 2.10 (CUDA 12.8) and 2.11 (CUDA 13.0), a CUDA 13 toolkit

@@ -48,6 +48,13 @@ pub struct ReleaseInfo {
     pub upload_url: String,
     #[serde(default)]
     pub html_url: String,
+    /// A pre-release is not served from the indexes (only its own run's
+    /// site shows it).
+    #[serde(default)]
+    pub prerelease: bool,
+    /// The release notes.
+    #[serde(default)]
+    pub body: Option<String>,
 }
 
 /// A release asset. `digest` is `sha256:<hex>` (absent on very old assets).
@@ -165,6 +172,13 @@ pub trait ReleaseApi {
     async fn delete_asset(&self, asset_id: u64) -> Result<(), ApiError>;
     /// Sets `draft: false`.
     async fn publish_release(&self, release_id: u64) -> Result<ReleaseInfo, ApiError>;
+    /// Replaces the release notes.
+    async fn set_notes(&self, release_id: u64, body: &str) -> Result<ReleaseInfo, ApiError> {
+        let _ = (release_id, body);
+        Err(ApiError::Other(
+            "this client cannot set release notes".into(),
+        ))
+    }
 }
 
 /// Where the API lives. Ex) `https://api.github.com`, `http://127.0.0.1:4000`
@@ -446,7 +460,22 @@ impl ReleaseApi for GithubApi {
     }
 
     async fn publish_release(&self, release_id: u64) -> Result<ReleaseInfo, ApiError> {
-        let body = serde_json::json!({"draft": false});
+        self.patch_release(release_id, serde_json::json!({"draft": false}))
+            .await
+    }
+
+    async fn set_notes(&self, release_id: u64, body: &str) -> Result<ReleaseInfo, ApiError> {
+        self.patch_release(release_id, serde_json::json!({"body": body}))
+            .await
+    }
+}
+
+impl GithubApi {
+    async fn patch_release(
+        &self,
+        release_id: u64,
+        body: serde_json::Value,
+    ) -> Result<ReleaseInfo, ApiError> {
         let (_, r) = self
             .json(
                 Method::PATCH,

@@ -12,7 +12,9 @@
 //! The HTTP side is [`api::ReleaseApi`]; the waits are [`retry::Clock`]'s.
 
 pub mod api;
+pub mod notes;
 pub mod retry;
+pub mod site;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -103,6 +105,10 @@ pub enum Action {
     Publish {
         tag: String,
     },
+    SetNotes {
+        tag: String,
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for Action {
@@ -128,6 +134,9 @@ impl fmt::Display for Action {
                 write!(f, "upload {name} ({size} bytes, sha256:{sha256})")
             }
             Action::Publish { tag } => write!(f, "publish release {tag} (draft -> false)"),
+            Action::SetNotes { tag, bytes } => {
+                write!(f, "set the release notes of {tag} ({bytes} bytes)")
+            }
         }
     }
 }
@@ -143,6 +152,8 @@ pub struct Options {
     pub dry_run: bool,
     pub replace: bool,
     pub retry: RetryPolicy,
+    /// Release notes (Markdown) the release is left with.
+    pub notes: Option<String>,
 }
 
 /// What a run did.
@@ -258,50 +269,42 @@ pub fn collect_local(dist: &Path) -> Result<Vec<LocalAsset>, PublishError> {
     Ok(assets)
 }
 
-/// `<file>.metadata` names the index's project pages point at
-/// (`data-core-metadata` on the link to `<file>`).
+/// `<file>.metadata` names the index references: the wheels of
+/// `<index>/variants.json` that carry a `metadata_sha256` (the project pages
+/// then carry `data-core-metadata` for them).
 fn index_metadata_refs(index: &Path) -> Result<BTreeSet<String>, PublishError> {
     let mut out = BTreeSet::new();
+    let path = index.join("variants.json");
     if !index.is_dir() {
         return Ok(out);
     }
-    for variant in fs_err::read_dir(index)? {
-        let simple = variant?.path().join("simple");
-        if !simple.is_dir() {
-            continue;
-        }
-        for project in fs_err::read_dir(&simple)? {
-            let page = project?.path().join("index.html");
-            if !page.is_file() {
-                continue;
-            }
-            for line in fs_err::read_to_string(&page)?.lines() {
-                if !line.contains("data-core-metadata=") {
-                    continue;
-                }
-                if let Some(text) = line
-                    .rsplit_once("</a>")
-                    .and_then(|(before, _)| before.rsplit_once('>'))
-                    .map(|(_, t)| t)
-                {
-                    out.insert(format!("{}.metadata", unescape_html(text)));
-                }
+    let bad = |why: String| PublishError::Refused {
+        dist: index.display().to_string(),
+        problems: vec![format!(
+            "{}: {why}; run `cargo xtask index` again",
+            path.display()
+        )],
+    };
+    if !path.is_file() {
+        return Err(bad("missing (an index from an older farm?)".into()));
+    }
+    let text = fs_err::read_to_string(&path)?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let variants = json["variants"]
+        .as_array()
+        .ok_or_else(|| bad("no `variants` list".into()))?;
+    for v in variants {
+        for w in v["wheels"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+            if let (Some(file), Some(_)) = (w["file"].as_str(), w["metadata_sha256"].as_str()) {
+                out.insert(format!("{file}.metadata"));
             }
         }
     }
     Ok(out)
 }
 
-fn unescape_html(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
 /// Runs `f` until it succeeds or the policy gives up, sleeping on `clock`.
-async fn with_retry<T, F, Fut>(
+pub(crate) async fn with_retry<T, F, Fut>(
     clock: &impl Clock,
     policy: &RetryPolicy,
     progress: &dyn Progress,
@@ -361,7 +364,7 @@ async fn find_release(
     }
 }
 
-async fn list_assets(
+pub(crate) async fn list_assets(
     api: &impl ReleaseApi,
     clock: &impl Clock,
     opts: &Options,
@@ -483,6 +486,16 @@ pub async fn publish(
             tag: opts.tag.clone(),
         });
     }
+    if let Some(n) = opts
+        .notes
+        .as_ref()
+        .filter(|n| release.as_ref().and_then(|r| r.body.as_ref()) != Some(*n))
+    {
+        actions.push(Action::SetNotes {
+            tag: opts.tag.clone(),
+            bytes: n.len(),
+        });
+    }
     if opts.dry_run {
         return Ok(Report {
             actions,
@@ -497,7 +510,10 @@ pub async fn publish(
     for action in &actions {
         progress.step(&opts.tag, &action.to_string());
         match action {
-            Action::CreateDraft { .. } | Action::Skip { .. } | Action::Publish { .. } => {}
+            Action::CreateDraft { .. }
+            | Action::Skip { .. }
+            | Action::Publish { .. }
+            | Action::SetNotes { .. } => {}
             Action::DeleteLeftover { id, .. } => {
                 delete_asset(api, clock, opts, progress, *id).await?;
             }
@@ -521,6 +537,16 @@ pub async fn publish(
             api.publish_release(id)
         })
         .await?;
+    }
+    if let Some(n) = &opts.notes {
+        if release.body.as_ref() != Some(n) {
+            progress.step(&opts.tag, "set release notes");
+            let id = release.id;
+            release = with_retry(clock, &opts.retry, progress, "set release notes", || {
+                api.set_notes(id, n)
+            })
+            .await?;
+        }
     }
     verify(api, clock, opts, progress, &release, &local).await?;
     progress.done(&opts.tag, true);

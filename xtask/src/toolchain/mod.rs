@@ -21,6 +21,7 @@ pub mod ambient;
 pub mod cache;
 pub mod composite;
 pub mod layout;
+pub mod msvc;
 
 use std::path::{Path, PathBuf};
 

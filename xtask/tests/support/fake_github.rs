@@ -10,6 +10,7 @@
 //!   `already_exists`; the answer carries `digest: "sha256:<hex>"`; a failed
 //!   upload may leave a zero-byte asset in state `starter`.
 //! - every request must carry `Authorization: Bearer <token>` (401 otherwise).
+//! - releases carry `prerelease` and `body`; `PATCH` sets `draft` and `body`.
 //!
 //! Faults are queued per route and consumed by the first matching request.
 
@@ -61,6 +62,9 @@ pub struct Release {
     pub draft: bool,
     /// `target_commitish` given at creation.
     pub target: Option<String>,
+    pub prerelease: bool,
+    /// The release notes.
+    pub body: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,7 +114,18 @@ impl State {
             name: tag.into(),
             draft,
             target: None,
+            prerelease: false,
+            body: None,
         });
+        id
+    }
+
+    /// A published release holding `files` (name, bytes), all uploaded.
+    pub fn add_published(&mut self, tag: &str, files: &[(&str, &[u8])]) -> u64 {
+        let id = self.add_release(tag, false);
+        for (name, bytes) in files {
+            self.add_asset(id, name, bytes, "uploaded");
+        }
         id
     }
 
@@ -448,6 +463,8 @@ fn release_json(r: &Release, st: &State, addr: SocketAddr) -> Value {
         "tag_name": r.tag_name,
         "name": r.name,
         "draft": r.draft,
+        "prerelease": r.prerelease,
+        "body": r.body,
         "html_url": format!("http://{addr}/{}/{}/releases/tag/{}", st.owner, st.repo, r.tag_name),
         "upload_url": format!(
             "{}/repos/{}/{}/releases/{}/assets{{?name,label}}",
@@ -560,6 +577,7 @@ fn handle(req: &Req, st: &mut State, addr: SocketAddr) -> Resp {
             if let Some(n) = body.get("name").and_then(|n| n.as_str()) {
                 created.name = n.into();
             }
+            created.body = body.get("body").and_then(|b| b.as_str()).map(String::from);
             created.target = body
                 .get("target_commitish")
                 .and_then(|t| t.as_str())
@@ -574,6 +592,9 @@ fn handle(req: &Req, st: &mut State, addr: SocketAddr) -> Resp {
             };
             if let Some(d) = body.get("draft").and_then(|d| d.as_bool()) {
                 r.draft = d;
+            }
+            if let Some(b) = body.get("body").and_then(|b| b.as_str()) {
+                r.body = Some(b.into());
             }
             let r = r.clone();
             resp(200, release_json(&r, st, addr))
