@@ -4,12 +4,18 @@
     python bindings/bench/bench.py --quick --json out.json
     python bindings/bench/bench.py --json full.json          # the whole grid (long)
 
-Methods per shape:
-  sdpa        torch SDPA, default dispatch (cuDNN on H100 with torch 2.11)
+Methods per shape (all in this one process, on the same inputs):
+  sdpa        torch SDPA, default dispatch (cuDNN on H100/H200 with torch 2.11)
+  sdpa_cudnn  torch SDPA, cuDNN backend only
   sdpa_flash  torch SDPA, flash backend only
-  exact       attnfarm.attention(precision="exact")
+  exact       attnfarm.attention(precision="exact") as a user gets it (routed
+              to torch SDPA where that is faster: attnfarm._route)
+  exact_kern  attnfarm's own exact kernel (routing off); one launch, so this
+              is its kernel time as well as its end-to-end time
   int8_e2e    attnfarm.attention(precision="int8"): quantization + attention
   int8_kern   the attention kernel alone of that call (from the profiler)
+  auto        attnfarm.attention(precision="auto") as a user gets it
+The "path" of exact and auto (attnfarm.plan) is recorded per shape.
 
 Timing: CUDA events around each call, warm-up first, >= 20 timed calls, the
 median. FLOPs = 4*b*h*Nq*Nkv*d, halved for causal (KERNELS.md). int8 results
@@ -104,7 +110,14 @@ def cos(a: torch.Tensor, b: torch.Tensor) -> float:
     return F.cosine_similarity(a.float().flatten(), b.float().flatten(), dim=0).item()
 
 
-def bench_shape(s: Dict, warmup: int, min_iters: int) -> Dict:
+def extra_precisions() -> List[str]:
+    """Precisions this attnfarm build has beyond exact/int8/auto (e.g. int8fp8)."""
+    from attnfarm import _ops
+
+    return [p for p in getattr(_ops, "PRECISIONS", ()) if p not in ("exact", "int8", "auto")]
+
+
+def bench_shape(s: Dict, warmup: int, min_iters: int, budget_s: float = 0.5) -> Dict:
     import attnfarm
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -115,17 +128,29 @@ def bench_shape(s: Dict, warmup: int, min_iters: int) -> Dict:
         kw["enable_gqa"] = True
     f = flops(s)
     # Enough timed calls to cover ~0.5 s, at least min_iters.
+    sdpa = lambda: F.scaled_dot_product_attention(q, k, v, **kw)  # noqa: E731
     methods: Dict[str, Callable[[], object]] = {
-        "sdpa": lambda: F.scaled_dot_product_attention(q, k, v, **kw),
-        "sdpa_flash": lambda: F.scaled_dot_product_attention(q, k, v, **kw),
+        "sdpa": sdpa,
+        "sdpa_cudnn": sdpa,
+        "sdpa_flash": sdpa,
         "exact": lambda: attnfarm.attention(q, k, v, causal=s["causal"], precision="exact"),
+        "exact_kern": lambda: attnfarm.attention(q, k, v, causal=s["causal"], precision="exact"),
         "int8_e2e": lambda: attnfarm.attention(q, k, v, causal=s["causal"], precision="int8"),
+        "auto": lambda: attnfarm.attention(q, k, v, causal=s["causal"], precision="auto"),
     }
-    row: Dict = dict(shape=s, flops=f, results={})
+    for name in extra_precisions():
+        methods[name] = lambda name=name: attnfarm.attention(q, k, v, causal=s["causal"], precision=name)
+    backends = {"sdpa_flash": SDPBackend.FLASH_ATTENTION, "sdpa_cudnn": SDPBackend.CUDNN_ATTENTION}
+    row: Dict = dict(shape=s, flops=f, results={}, paths={})
+    for p in ("exact", "auto"):
+        row["paths"][p] = attnfarm.plan(q, k, v, causal=s["causal"], precision=p)
     ref = None
     for name, fn in methods.items():
         try:
-            ctx = sdpa_kernel([SDPBackend.FLASH_ATTENTION]) if name == "sdpa_flash" else None
+            ctx = sdpa_kernel([backends[name]]) if name in backends else None
+            routing = attnfarm.torch_routing_enabled()
+            if name == "exact_kern":
+                attnfarm.set_torch_routing(False)
             if ctx is not None:
                 ctx.__enter__()
             try:
@@ -133,12 +158,13 @@ def bench_shape(s: Dict, warmup: int, min_iters: int) -> Dict:
                 fn()
                 torch.cuda.synchronize()
                 one = max(time.perf_counter() - t0, 1e-4)
-                iters = max(min_iters, min(200, int(0.5 / one)))
+                iters = max(min_iters, min(200, int(budget_s / one)))
                 ts = time_events(fn, warmup, iters)
                 out = fn()
             finally:
                 if ctx is not None:
                     ctx.__exit__(None, None, None)
+                attnfarm.set_torch_routing(routing)
             med = statistics.median(ts)
             res = dict(median_ms=med, iters=iters, tflops=f / med / 1e9)
             if name == "sdpa":
@@ -162,6 +188,15 @@ def bench_shape(s: Dict, warmup: int, min_iters: int) -> Dict:
     return row
 
 
+def write_json(path: str, doc: Dict) -> None:
+    import os
+
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(doc, fh, indent=1)
+    os.replace(tmp, path)
+
+
 def fmt(res: Optional[Dict]) -> str:
     if not res:
         return "-"
@@ -176,6 +211,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="PATH", help="write all results as JSON to PATH")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--iters", type=int, default=20, help="at least this many timed calls (default 20)")
+    ap.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per method, when more than --iters fit (default 0.5)")
     args = ap.parse_args(argv)
     if args.iters < 20:
         ap.error("--iters must be at least 20")
@@ -195,11 +231,18 @@ def main(argv=None) -> int:
     )
     print(f"# {env['device']} ({env['capability']}), torch {env['torch']}, attnfarm {env['attnfarm']}", file=sys.stderr)
     rows = []
-    header = f"{'shape':<34} {'dt':<4} {'c':<1} | {'sdpa':>5} {'flash':>5} {'exact':>5} {'i8e2e':>5} {'i8krn':>5} | {'ex/sdpa':>7} {'ex/fl':>6} {'i8/sdpa':>7} {'i8/fl':>6} | {'cos ex':>8} {'cos i8':>8}"
-    print("TFLOPS (int8: TOPS), median of CUDA-event timings; ratios are speedups over torch SDPA (default, flash)")
+    extra = extra_precisions()
+    cols = ["sdpa", "sdpa_cudnn", "sdpa_flash", "exact", "exact_kern", "int8_e2e", "int8_kern", "auto"] + extra
+    short = dict(sdpa="sdpa", sdpa_cudnn="cudnn", sdpa_flash="flash", exact="exact", exact_kern="exKrn",
+                 int8_e2e="i8e2e", int8_kern="i8krn", auto="auto")
+    heads = " ".join(f"{short.get(c, c[:6]):>6}" for c in cols)
+    ratios = ["exact", "exact_kern", "int8_e2e", "auto"] + extra
+    rheads = " ".join(f"{short.get(c, c[:6]) + '/sd':>8}" for c in ratios)
+    header = f"{'shape':<34} {'dt':<4} {'c':<1} | {heads} | {rheads} | {'ex path':<10} {'auto path':<10} | {'cos exK':>8} {'cos i8':>8}"
+    print("TFLOPS (int8: TOPS), median of CUDA-event timings; ratios are speedups over torch SDPA's default dispatch (sdpa)")
     print(header)
     for s in shapes(args.quick):
-        row = bench_shape(s, args.warmup, args.iters)
+        row = bench_shape(s, args.warmup, args.iters, args.budget)
         rows.append(row)
         r = row["results"]
 
@@ -210,25 +253,23 @@ def main(argv=None) -> int:
             return "-"
 
         shape = f"{s['name']} b{s['b']} h{s['hq']}/{s['hk']} n{s['n']} d{s['d']}"
-        cex = r.get("exact", {}).get("cos_vs_sdpa")
+        cex = r.get("exact_kern", {}).get("cos_vs_sdpa")
         ci8 = r.get("int8_e2e", {}).get("cos_vs_sdpa")
+        vals = " ".join(f"{fmt(r.get(c)):>6}" for c in cols)
+        rats = " ".join(f"{ratio(c, 'sdpa'):>8}" for c in ratios)
         print(
-            f"{shape:<34} {s['dtype']:<4} {'y' if s['causal'] else 'n':<1} | {fmt(r.get('sdpa')):>5} {fmt(r.get('sdpa_flash')):>5} "
-            f"{fmt(r.get('exact')):>5} {fmt(r.get('int8_e2e')):>5} {fmt(r.get('int8_kern')):>5} | "
-            f"{ratio('exact', 'sdpa'):>7} {ratio('exact', 'sdpa_flash'):>6} {ratio('int8_e2e', 'sdpa'):>7} {ratio('int8_e2e', 'sdpa_flash'):>6} | "
+            f"{shape:<34} {s['dtype']:<4} {'y' if s['causal'] else 'n':<1} | {vals} | {rats} | "
+            f"{row['paths']['exact']:<10} {row['paths']['auto']:<10} | "
             f"{cex if cex is None else round(cex, 6)!s:>8} {ci8 if ci8 is None else round(ci8, 6)!s:>8}",
             flush=True,
         )
         for name, res in r.items():
             if "error" in res:
                 print(f"    {name}: {res['error']}", flush=True)
+        if args.json:  # after every shape, so a run cut short keeps what it measured
+            write_json(args.json, dict(env=env, quick=args.quick, warmup=args.warmup, min_iters=args.iters,
+                                       budget_s=args.budget, argv=sys.argv, rows=rows))
     if args.json:
-        import os
-
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(dict(env=env, quick=args.quick, warmup=args.warmup, min_iters=args.iters, rows=rows), fh, indent=1)
-        os.replace(tmp, args.json)
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
 

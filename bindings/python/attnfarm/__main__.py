@@ -75,18 +75,22 @@ def report() -> List[str]:
             add(f"  kernels        unavailable: {_compat.arch_problem(major, minor, name, _compat.sass_list(info), info.PTX_ARCH, info.VARIANT)}")
             continue
         add(f"  code           {code}")
-        results = {}
-        for precision, kernel in (("exact", "af_attn_exact_fwd"), ("int8", "af_attn_int8_fwd")):
-            ok, detail = _probe(precision, idx)
-            results[precision] = ok
-            state = f"{kernel}: {detail}" if ok else f"not available: {detail}"
-            add(f"  {precision:<13}  {state}")
-        if results["int8"]:
-            add("  auto           int8 kernel (af_attn_int8_fwd; falls back to exact for requests it does not support)")
-        elif results["exact"]:
-            add("  auto           exact kernel (int8 not available here)")
-        else:
-            add("  auto           not available")
+        from attnfarm import _route
+
+        # Probe attnfarm's own kernels (routing to torch off for the probe).
+        saved = _route._routing_enabled
+        _route.set_torch_routing(False)
+        try:
+            for precision, kernel in (("exact", "af_attn_exact_fwd"), ("int8", "af_attn_int8_fwd")):
+                ok, detail = _probe(precision, idx)
+                state = f"{kernel}: {detail}" if ok else f"not available: {detail}"
+                add(f"  {precision:<13}  {state}")
+        finally:
+            _route._routing_enabled = saved
+        on = "on" if _route.torch_routing_enabled() else "off (set_torch_routing(False) or ATTNFARM_NO_TORCH_ROUTING=1)"
+        add(f"  routes         what each precision runs on sm_{major}{minor} (d=128 long keys; routing to torch SDPA {on}):")
+        for precision, text in _route.table_for((major, minor)).items():
+            add(f"    {precision:<11}  {text}")
     return lines
 
 

@@ -6,7 +6,7 @@ from typing import Dict, Optional, Tuple, Union
 
 import torch
 
-from . import _compat
+from . import _compat, _route
 
 LAYOUTS = ("HND", "NHD")
 PRECISIONS = ("exact", "int8", "auto")
@@ -60,8 +60,14 @@ def attention(
     fp16 or bf16; head_dim 64 or 128 natively, 1..127 zero-padded, > 128 refused.
     causal: bottom-right aligned (query i sees key j iff j <= i + n_kv - n_q).
     sm_scale: defaults to 1/sqrt(d) of the real head_dim.
-    precision: "exact", "int8" (int8 Q·Kᵀ, fp16/bf16 P·V with fp32 accumulation)
-    or "auto" (int8 where the kernel supports the request, exact otherwise).
+    precision: "exact" (the exact result: attnfarm's exact kernel, or torch's
+    SDPA on GPUs where that is faster, e.g. Hopper), "int8" (always attnfarm's
+    INT8 kernel: int8 Q·Kᵀ, fp16/bf16 P·V with fp32 accumulation) or "auto"
+    (the fastest path that meets the int8 accuracy bar on this GPU and shape).
+    The routing table is in attnfarm._route; attnfarm.plan(...) names the path
+    a call takes, `python -m attnfarm` prints the table for your GPU, and
+    attnfarm.set_torch_routing(False) (or ATTNFARM_NO_TORCH_ROUTING=1) forces
+    attnfarm's own kernels.
     Returns the output in q's layout and dtype (contiguous), and with
     return_lse also the fp32 natural-log sum-exp [b, h_q, n_q].
     """
@@ -78,8 +84,14 @@ def attention(
             raise TypeError(f"attnfarm.attention: {name} must be a torch.Tensor, got {type(t).__name__}")
     if not torch.compiler.is_compiling() and q.is_cuda:
         _check_device_arch(q.device)
+    path = _route.plan(q, k, v, causal=causal, layout=layout, precision=precision, return_lse=return_lse)
+    if path == _route.TORCH:
+        return _route.run_torch(q, k, v, causal=causal, layout=layout, sm_scale=sm_scale)
+    # "auto" that chose int8 keeps the op's fallback to exact for requests the
+    # int8 kernel does not support.
+    op_precision = _route.EXACT if path == _route.EXACT else (precision if precision == "auto" else path)
     out, lse = torch.ops.attnfarm.fwd(
-        q, k, v, bool(causal), None if sm_scale is None else float(sm_scale), precision, bool(return_lse), layout
+        q, k, v, bool(causal), None if sm_scale is None else float(sm_scale), op_precision, bool(return_lse), layout
     )
     if return_lse:
         return out, lse
