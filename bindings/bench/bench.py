@@ -15,6 +15,10 @@ Methods per shape (all in this one process, on the same inputs):
   int8_e2e    attnfarm.attention(precision="int8"): quantization + attention
   int8_kern   the attention kernel alone of that call (from the profiler)
   auto        attnfarm.attention(precision="auto") as a user gets it
+  f8wg_e2e    the experimental sm_90a wgmma kernel (INT8 Q.K^T, FP8 P.V;
+              private precision "_fp8_wgmma"), quantization included (sm_90, d=128)
+  f8wg_kern   its attention kernel alone (fp8_wgmma_kernel, from the profiler)
+  sdpa_last   with --again: torch's default SDPA timed once more, last
 The "path" of exact and auto (attnfarm.plan) is recorded per shape.
 
 Timing: CUDA events around each call, warm-up first, >= 20 timed calls, the
@@ -41,7 +45,10 @@ def shapes(quick: bool) -> List[Dict]:
         for d in (64, 128):
             for causal in (False, True):
                 out.append(dict(name="grid", b=4, hq=32, hk=32, n=4096, nk=4096, d=d, causal=causal, dtype="fp16"))
+        out.append(dict(name="grid", b=4, hq=32, hk=32, n=8192, nk=8192, d=128, causal=False, dtype="fp16"))
+        out.append(dict(name="grid", b=4, hq=32, hk=32, n=8192, nk=8192, d=128, causal=True, dtype="fp16"))
         out.append(dict(name="grid", b=4, hq=32, hk=32, n=16384, nk=16384, d=128, causal=False, dtype="bf16"))
+        out.append(dict(name="video-dit", b=1, hq=40, hk=40, n=32760, nk=32760, d=128, causal=False, dtype="bf16"))
         out.append(dict(name="image-dit", b=1, hq=24, hk=24, n=4608, nk=4608, d=128, causal=False, dtype="bf16"))
         out.append(dict(name="llm-prefill-gqa", b=1, hq=32, hk=8, n=8192, nk=8192, d=128, causal=True, dtype="bf16"))
         return out
@@ -117,7 +124,16 @@ def extra_precisions() -> List[str]:
     return [p for p in getattr(_ops, "PRECISIONS", ()) if p not in ("exact", "int8", "auto")]
 
 
-def bench_shape(s: Dict, warmup: int, min_iters: int, budget_s: float = 0.5) -> Dict:
+def fp8_wgmma_available() -> bool:
+    """The experimental sm_90a wgmma kernel (private precision "_fp8_wgmma") runs here."""
+    op = getattr(torch.ops.attnfarm, "_fp8_sm90a_available", None)
+    try:
+        return bool(op(torch.cuda.current_device())) if op is not None else False
+    except (RuntimeError, AttributeError):
+        return False
+
+
+def bench_shape(s: Dict, warmup: int, min_iters: int, budget_s: float = 0.5, again: bool = False) -> Dict:
     import attnfarm
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -140,6 +156,8 @@ def bench_shape(s: Dict, warmup: int, min_iters: int, budget_s: float = 0.5) -> 
     }
     for name in extra_precisions():
         methods[name] = lambda name=name: attnfarm.attention(q, k, v, causal=s["causal"], precision=name)
+    if s["d"] == 128 and fp8_wgmma_available():
+        methods["f8wg_e2e"] = lambda: torch.ops.attnfarm.fwd(q, k, v, s["causal"], None, "_fp8_wgmma", False, "HND")[0]
     backends = {"sdpa_flash": SDPBackend.FLASH_ATTENTION, "sdpa_cudnn": SDPBackend.CUDNN_ATTENTION}
     row: Dict = dict(shape=s, flops=f, results={}, paths={})
     for p in ("exact", "auto"):
@@ -183,6 +201,17 @@ def bench_shape(s: Dict, warmup: int, min_iters: int, budget_s: float = 0.5) -> 
             row["results"]["int8_kern"] = dict(error="no kernel named attn_fwd_kernel seen by the profiler")
     except Exception as e:
         row["results"]["int8_kern"] = dict(error=f"{type(e).__name__}: {e}")
+    if "f8wg_e2e" in methods:
+        try:
+            kt = kernel_times(methods["f8wg_e2e"], "fp8_wgmma_kernel", max(10, min_iters // 2))
+            med = statistics.median(kt)
+            row["results"]["f8wg_kern"] = dict(median_ms=med, iters=len(kt), tflops=f / med / 1e9)
+        except Exception as e:
+            row["results"]["f8wg_kern"] = dict(error=f"{type(e).__name__}: {e}")
+    if again:  # torch default once more, last: does the order of measurement matter?
+        ts = time_events(sdpa, warmup, min_iters)
+        med = statistics.median(ts)
+        row["results"]["sdpa_last"] = dict(median_ms=med, iters=min_iters, tflops=f / med / 1e9)
     del q, k, v, ref
     torch.cuda.empty_cache()
     return row
@@ -211,6 +240,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="PATH", help="write all results as JSON to PATH")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--iters", type=int, default=20, help="at least this many timed calls (default 20)")
+    ap.add_argument("--only-d", type=int, default=0, help="only shapes of this head_dim")
+    ap.add_argument("--again", action="store_true", help="time torch's default SDPA a second time, last (sdpa_last)")
     ap.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per method, when more than --iters fit (default 0.5)")
     args = ap.parse_args(argv)
     if args.iters < 20:
@@ -233,16 +264,23 @@ def main(argv=None) -> int:
     rows = []
     extra = extra_precisions()
     cols = ["sdpa", "sdpa_cudnn", "sdpa_flash", "exact", "exact_kern", "int8_e2e", "int8_kern", "auto"] + extra
+    if fp8_wgmma_available():
+        cols += ["f8wg_e2e", "f8wg_kern"]
+    if args.again:
+        cols += ["sdpa_last"]
     short = dict(sdpa="sdpa", sdpa_cudnn="cudnn", sdpa_flash="flash", exact="exact", exact_kern="exKrn",
-                 int8_e2e="i8e2e", int8_kern="i8krn", auto="auto")
+                 int8_e2e="i8e2e", int8_kern="i8krn", auto="auto",
+                 f8wg_e2e="f8wgE", f8wg_kern="f8wgK", sdpa_last="sdLast")
     heads = " ".join(f"{short.get(c, c[:6]):>6}" for c in cols)
-    ratios = ["exact", "exact_kern", "int8_e2e", "auto"] + extra
+    ratios = ["exact", "exact_kern", "int8_e2e", "auto"] + extra + [c for c in ("f8wg_e2e", "f8wg_kern") if c in cols]
     rheads = " ".join(f"{short.get(c, c[:6]) + '/sd':>8}" for c in ratios)
     header = f"{'shape':<34} {'dt':<4} {'c':<1} | {heads} | {rheads} | {'ex path':<10} {'auto path':<10} | {'cos exK':>8} {'cos i8':>8}"
     print("TFLOPS (int8: TOPS), median of CUDA-event timings; ratios are speedups over torch SDPA's default dispatch (sdpa)")
     print(header)
     for s in shapes(args.quick):
-        row = bench_shape(s, args.warmup, args.iters, args.budget)
+        if args.only_d and s["d"] != args.only_d:
+            continue
+        row = bench_shape(s, args.warmup, args.iters, args.budget, args.again)
         rows.append(row)
         r = row["results"]
 

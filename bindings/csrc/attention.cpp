@@ -221,10 +221,28 @@ std::string cuda_failure_message(const char* kernel, int device_index) {
   return s.str();
 }
 
+// The experimental sm_90a wgmma kernel (INT8 Q.K^T, FP8 P.V), reachable only
+// through the private precision "_fp8_wgmma" (tests and the benchmark).
+bool fp8_sm90a_available(int64_t device) { return af_attn_fp8_sm90a_available(static_cast<int>(device)) == 1; }
+
+void run_fp8_sm90a(const af_attn_params& p, const at::Tensor& q, int device_index, cudaStream_t stream) {
+  const size_t ws_bytes = af_attn_fp8_sm90a_workspace_bytes(&p);
+  at::Tensor ws = at::empty({static_cast<int64_t>(ws_bytes > 0 ? ws_bytes : 1)}, q.options().dtype(at::kByte));
+  const af_status s = af_attn_fp8_sm90a_fwd(&p, ws.data_ptr(), ws_bytes, stream);
+  TORCH_CHECK(s != AF_ERR_UNSUPPORTED, "attnfarm.attention: the sm_90a wgmma FP8 kernel does not serve this "
+              "request on ", device_arch(device_index), " (it needs an sm_90 GPU, a build with its sm_90a code, "
+              "head_dim 128 and batch * heads_kv <= 65535)");
+  TORCH_CHECK(s != AF_ERR_CUDA, cuda_failure_message("af_attn_fp8_sm90a_fwd", device_index));
+  TORCH_CHECK(s == AF_OK, "attnfarm internal error: af_attn_fp8_sm90a_fwd refused arguments the bindings "
+              "validated (", af_status_string(s), ")");
+}
+
 std::tuple<at::Tensor, at::Tensor> fwd_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                             bool causal, std::optional<double> sm_scale,
                                             c10::string_view precision, bool return_lse,
                                             c10::string_view layout) {
+  const bool fp8_wgmma = precision == "_fp8_wgmma";
+  if (fp8_wgmma) precision = "int8";  // validated like int8
   validate(q, k, v, layout, precision, sm_scale);
   const bool nhd = layout == "NHD";
   const c10::cuda::CUDAGuard guard(q.device());
@@ -267,7 +285,11 @@ std::tuple<at::Tensor, at::Tensor> fwd_cuda(const at::Tensor& q, const at::Tenso
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(device_index).stream();
 
   bool done = false;
-  if (precision == "int8" || precision == "auto") {
+  if (fp8_wgmma) {
+    run_fp8_sm90a(p, q, device_index, stream);
+    done = true;
+  }
+  if (!done && (precision == "int8" || precision == "auto")) {
     const size_t ws_bytes = af_attn_int8_workspace_bytes(&p);
     // From torch's caching allocator on the current stream: no cudaMalloc, no
     // sync, and it lives in the graph's private pool during CUDA-graph capture.
@@ -316,6 +338,7 @@ TORCH_LIBRARY(attnfarm, m) {
       "str layout) -> (Tensor, Tensor)");
   m.def("kernels_abi_version() -> int", &kernels_abi_version);
   m.def("_set_build_arches(str arches) -> ()", &set_build_arches);
+  m.def("_fp8_sm90a_available(int device) -> bool", &fp8_sm90a_available);
 }
 
 TORCH_LIBRARY_IMPL(attnfarm, CUDA, m) { m.impl("fwd", &fwd_cuda); }

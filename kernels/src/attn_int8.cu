@@ -16,6 +16,7 @@
 //      read from the caller's tensor as is.
 #include "attnfarm/kernels.h"
 #include "af_host.h"
+#include "af_int8_qk.h"
 
 #ifndef AF_I8_128_CFG
 #define AF_I8_128_CFG 4, 2, 64, false, 2  // NWARPS, MT, BN, QREG, MINB
@@ -358,8 +359,11 @@ struct Int8Cfg<T, 64> {
   using type = FwdCfg<T, 64, AF_I8_64_CFG, true>;
 };
 
+// Passes 1-3 into the workspace; `out` then points at the int8 Q/K, their
+// scales and the LSE correction.
 template <typename T, int D>
-af_status run(const af_attn_params* p, char* ws, const WsLayout& w, cudaStream_t stream) {
+af_status quantize_qk(const af_attn_params* p, char* ws, const WsLayout& w, cudaStream_t stream,
+                      Int8Qk* out) {
   QuantArgs qa{};
   qa.q = static_cast<const char*>(p->q.data);
   qa.k = static_cast<const char*>(p->k.data);
@@ -403,22 +407,34 @@ af_status run(const af_attn_params* p, char* ws, const WsLayout& w, cudaStream_t
   quantize_kernel<T, D><<<static_cast<unsigned>(k_ctas + q_ctas), kQuantWarps * 32, 0, stream>>>(qa);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return cuda_fail(e);
+  *out = Int8Qk{qa.q8, qa.k8, qa.qs, qa.ks, qa.qkm, w.q_groups, w.k_groups};
+  return AF_OK;
+}
 
+template <typename T, int D>
+af_status run(const af_attn_params* p, char* ws, const WsLayout& w, cudaStream_t stream) {
+  Int8Qk qk{};
+  const af_status st = quantize_qk<T, D>(p, ws, w, stream, &qk);
+  if (st != AF_OK) return st;
   // Pass 4.
-  FwdArgs a = base_args(p);
-  a.q = reinterpret_cast<const char*>(qa.q8);
-  a.k = reinterpret_cast<const char*>(qa.k8);
-  a.q_sn = D; a.q_sh = static_cast<int64_t>(p->seq_q) * D; a.q_sb = a.q_sh * p->heads_q;
-  a.k_sn = D; a.k_sh = static_cast<int64_t>(p->seq_kv) * D; a.k_sb = a.k_sh * p->heads_kv;
-  a.q_scale = qa.qs;
-  a.k_scale = qa.ks;
-  a.lse_bias = qa.qkm;
-  a.q_groups = w.q_groups;
-  a.k_groups = w.k_groups;
+  FwdArgs a = int8_fwd_args(p, qk);
   return launch_fwd<typename Int8Cfg<T, D>::type>(a, stream);
 }
 
 }  // namespace
+
+size_t int8_qk_workspace_bytes(const af_attn_params* p) { return ws_layout(p).total; }
+
+af_status int8_qk_quantize(const af_attn_params* p, char* ws, cudaStream_t stream, Int8Qk* out) {
+  const WsLayout w = ws_layout(p);
+  const bool bf = p->dtype == AF_BF16;
+  if (p->head_dim == 128)
+    return bf ? quantize_qk<__nv_bfloat16, 128>(p, ws, w, stream, out)
+              : quantize_qk<__half, 128>(p, ws, w, stream, out);
+  return bf ? quantize_qk<__nv_bfloat16, 64>(p, ws, w, stream, out)
+            : quantize_qk<__half, 64>(p, ws, w, stream, out);
+}
+
 }  // namespace af
 
 extern "C" size_t af_attn_int8_workspace_bytes(const af_attn_params* p) {
