@@ -408,7 +408,10 @@ mod tests {
         let all: Vec<SmArch> = ["sm_80", "sm_90", "sm_120"].map(sm).to_vec();
         let ptx = Some(sm("sm_120"));
         let hop = Path::new("/repo/kernels/src/attn_fp8_sm90a.cu");
-        assert_eq!(arches_for_source(hop, &all, ptx), (vec![sm("sm_90a")], None));
+        assert_eq!(
+            arches_for_source(hop, &all, ptx),
+            (vec![sm("sm_90a")], None)
+        );
         // Other sources, and variants without sm_90, keep the variant's arches.
         let other = Path::new("/repo/kernels/src/attn_int8.cu");
         assert_eq!(arches_for_source(other, &all, ptx), (all.clone(), ptx));
