@@ -4,15 +4,25 @@
     python bindings/bench/bench.py --quick --json out.json
     python bindings/bench/bench.py --json full.json          # the whole grid (long)
 
-Methods per shape:
-  sdpa        torch SDPA, default dispatch (cuDNN on H100 with torch 2.11)
+Methods per shape (all in this one process, on the same inputs):
+  sdpa        torch SDPA, default dispatch (cuDNN on H100/H200 with torch 2.11)
+  sdpa_cudnn  torch SDPA, cuDNN backend only
   sdpa_flash  torch SDPA, flash backend only
-  exact       attnfarm.attention(precision="exact")
+  exact       attnfarm.attention(precision="exact") as a user gets it (routed
+              to torch SDPA where that is faster: attnfarm._route)
+  exact_kern  attnfarm's own exact kernel (routing off); one launch, so this
+              is its kernel time as well as its end-to-end time
   int8_e2e    attnfarm.attention(precision="int8"): quantization + attention
   int8_kern   the attention kernel alone of that call (from the profiler)
+  auto        attnfarm.attention(precision="auto") as a user gets it
   i8f8_e2e    attnfarm.attention(precision="int8fp8") with the mma.sync FP8
               P·V kernel forced (sm_89+ only): quantization + attention
   i8f8_kern   its attention kernel alone (fp8_fwd_kernel, from the profiler)
+  f8wg_e2e    the experimental sm_90a wgmma kernel (INT8 Q.K^T, FP8 P.V;
+              private precision "_fp8_wgmma"), quantization included (sm_90, d=128)
+  f8wg_kern   its attention kernel alone (fp8_wgmma_kernel, from the profiler)
+  sdpa_last   with --again: torch's default SDPA timed once more, last
+The "path" of exact and auto (attnfarm.plan) is recorded per shape.
 
 Timing: CUDA events around each call, warm-up first, >= 20 timed calls, the
 median. FLOPs = 4*b*h*Nq*Nkv*d, halved for causal (KERNELS.md). int8 results
@@ -38,7 +48,10 @@ def shapes(quick: bool) -> List[Dict]:
         for d in (64, 128):
             for causal in (False, True):
                 out.append(dict(name="grid", b=4, hq=32, hk=32, n=4096, nk=4096, d=d, causal=causal, dtype="fp16"))
+        out.append(dict(name="grid", b=4, hq=32, hk=32, n=8192, nk=8192, d=128, causal=False, dtype="fp16"))
+        out.append(dict(name="grid", b=4, hq=32, hk=32, n=8192, nk=8192, d=128, causal=True, dtype="fp16"))
         out.append(dict(name="grid", b=4, hq=32, hk=32, n=16384, nk=16384, d=128, causal=False, dtype="bf16"))
+        out.append(dict(name="video-dit", b=1, hq=40, hk=40, n=32760, nk=32760, d=128, causal=False, dtype="bf16"))
         out.append(dict(name="image-dit", b=1, hq=24, hk=24, n=4608, nk=4608, d=128, causal=False, dtype="bf16"))
         out.append(dict(name="llm-prefill-gqa", b=1, hq=32, hk=8, n=8192, nk=8192, d=128, causal=True, dtype="bf16"))
         return out
@@ -107,7 +120,29 @@ def cos(a: torch.Tensor, b: torch.Tensor) -> float:
     return F.cosine_similarity(a.float().flatten(), b.float().flatten(), dim=0).item()
 
 
-def bench_shape(s: Dict, warmup: int, min_iters: int) -> Dict:
+def extra_precisions() -> List[str]:
+    """Precisions this attnfarm build has beyond exact/int8/int8fp8/auto
+    (int8fp8 is measured as i8f8_e2e/i8f8_kern)."""
+    from attnfarm import _ops
+
+    return [p for p in getattr(_ops, "PRECISIONS", ()) if p not in ("exact", "int8", "int8fp8", "auto")]
+
+
+def has_i8f8() -> bool:
+    """The mma.sync FP8 P·V kernel of precision="int8fp8" runs here (sm_89+)."""
+    return torch.cuda.get_device_capability() >= (8, 9)
+
+
+def fp8_wgmma_available() -> bool:
+    """The experimental sm_90a wgmma kernel (private precision "_fp8_wgmma") runs here."""
+    op = getattr(torch.ops.attnfarm, "_fp8_sm90a_available", None)
+    try:
+        return bool(op(torch.cuda.current_device())) if op is not None else False
+    except (RuntimeError, AttributeError):
+        return False
+
+
+def bench_shape(s: Dict, warmup: int, min_iters: int, budget_s: float = 0.5, again: bool = False) -> Dict:
     import attnfarm
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -118,24 +153,38 @@ def bench_shape(s: Dict, warmup: int, min_iters: int) -> Dict:
         kw["enable_gqa"] = True
     f = flops(s)
     # Enough timed calls to cover ~0.5 s, at least min_iters.
+    sdpa = lambda: F.scaled_dot_product_attention(q, k, v, **kw)  # noqa: E731
     methods: Dict[str, Callable[[], object]] = {
-        "sdpa": lambda: F.scaled_dot_product_attention(q, k, v, **kw),
-        "sdpa_flash": lambda: F.scaled_dot_product_attention(q, k, v, **kw),
+        "sdpa": sdpa,
+        "sdpa_cudnn": sdpa,
+        "sdpa_flash": sdpa,
         "exact": lambda: attnfarm.attention(q, k, v, causal=s["causal"], precision="exact"),
+        "exact_kern": lambda: attnfarm.attention(q, k, v, causal=s["causal"], precision="exact"),
         "int8_e2e": lambda: attnfarm.attention(q, k, v, causal=s["causal"], precision="int8"),
+        "auto": lambda: attnfarm.attention(q, k, v, causal=s["causal"], precision="auto"),
     }
-    if torch.cuda.get_device_capability() >= (8, 9):
+    for name in extra_precisions():
+        methods[name] = lambda name=name: attnfarm.attention(q, k, v, causal=s["causal"], precision=name)
+    if has_i8f8():
 
         def i8f8():
             with attnfarm._ops.force_kernel("int8fp8", "mma_sync"):
                 return attnfarm.attention(q, k, v, causal=s["causal"], precision="int8fp8")
 
         methods["i8f8_e2e"] = i8f8
-    row: Dict = dict(shape=s, flops=f, results={})
+    if s["d"] == 128 and fp8_wgmma_available():
+        methods["f8wg_e2e"] = lambda: torch.ops.attnfarm.fwd(q, k, v, s["causal"], None, "_fp8_wgmma", False, "HND")[0]
+    backends = {"sdpa_flash": SDPBackend.FLASH_ATTENTION, "sdpa_cudnn": SDPBackend.CUDNN_ATTENTION}
+    row: Dict = dict(shape=s, flops=f, results={}, paths={})
+    for p in ("exact", "auto"):
+        row["paths"][p] = attnfarm.plan(q, k, v, causal=s["causal"], precision=p)
     ref = None
     for name, fn in methods.items():
         try:
-            ctx = sdpa_kernel([SDPBackend.FLASH_ATTENTION]) if name == "sdpa_flash" else None
+            ctx = sdpa_kernel([backends[name]]) if name in backends else None
+            routing = attnfarm.torch_routing_enabled()
+            if name == "exact_kern":
+                attnfarm.set_torch_routing(False)
             if ctx is not None:
                 ctx.__enter__()
             try:
@@ -143,12 +192,13 @@ def bench_shape(s: Dict, warmup: int, min_iters: int) -> Dict:
                 fn()
                 torch.cuda.synchronize()
                 one = max(time.perf_counter() - t0, 1e-4)
-                iters = max(min_iters, min(200, int(0.5 / one)))
+                iters = max(min_iters, min(200, int(budget_s / one)))
                 ts = time_events(fn, warmup, iters)
                 out = fn()
             finally:
                 if ctx is not None:
                     ctx.__exit__(None, None, None)
+                attnfarm.set_torch_routing(routing)
             med = statistics.median(ts)
             res = dict(median_ms=med, iters=iters, tflops=f / med / 1e9)
             if name == "sdpa":
@@ -177,9 +227,29 @@ def bench_shape(s: Dict, warmup: int, min_iters: int) -> Dict:
                 row["results"]["i8f8_kern"] = dict(error="no kernel named fp8_fwd_kernel seen by the profiler")
         except Exception as e:
             row["results"]["i8f8_kern"] = dict(error=f"{type(e).__name__}: {e}")
+    if "f8wg_e2e" in methods:
+        try:
+            kt = kernel_times(methods["f8wg_e2e"], "fp8_wgmma_kernel", max(10, min_iters // 2))
+            med = statistics.median(kt)
+            row["results"]["f8wg_kern"] = dict(median_ms=med, iters=len(kt), tflops=f / med / 1e9)
+        except Exception as e:
+            row["results"]["f8wg_kern"] = dict(error=f"{type(e).__name__}: {e}")
+    if again:  # torch default once more, last: does the order of measurement matter?
+        ts = time_events(sdpa, warmup, min_iters)
+        med = statistics.median(ts)
+        row["results"]["sdpa_last"] = dict(median_ms=med, iters=min_iters, tflops=f / med / 1e9)
     del q, k, v, ref
     torch.cuda.empty_cache()
     return row
+
+
+def write_json(path: str, doc: Dict) -> None:
+    import os
+
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(doc, fh, indent=1)
+    os.replace(tmp, path)
 
 
 def fmt(res: Optional[Dict]) -> str:
@@ -196,6 +266,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="PATH", help="write all results as JSON to PATH")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--iters", type=int, default=20, help="at least this many timed calls (default 20)")
+    ap.add_argument("--only-d", type=int, default=0, help="only shapes of this head_dim")
+    ap.add_argument("--again", action="store_true", help="time torch's default SDPA a second time, last (sdpa_last)")
+    ap.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per method, when more than --iters fit (default 0.5)")
     args = ap.parse_args(argv)
     if args.iters < 20:
         ap.error("--iters must be at least 20")
@@ -215,11 +288,31 @@ def main(argv=None) -> int:
     )
     print(f"# {env['device']} ({env['capability']}), torch {env['torch']}, attnfarm {env['attnfarm']}", file=sys.stderr)
     rows = []
-    header = f"{'shape':<34} {'dt':<4} {'c':<1} | {'sdpa':>5} {'flash':>5} {'exact':>5} {'i8e2e':>5} {'i8krn':>5} {'f8e2e':>5} {'f8krn':>5} | {'ex/sdpa':>7} {'ex/fl':>6} {'i8/sdpa':>7} {'i8/fl':>6} {'f8/sdpa':>7} {'f8/i8':>6} | {'cos ex':>8} {'cos i8':>8} {'cos f8':>8}"
-    print("TFLOPS (int8: TOPS), median of CUDA-event timings; ratios are speedups over torch SDPA (default, flash)")
+    extra = extra_precisions()
+    cols = ["sdpa", "sdpa_cudnn", "sdpa_flash", "exact", "exact_kern", "int8_e2e", "int8_kern", "auto"] + extra
+    if has_i8f8():
+        cols += ["i8f8_e2e", "i8f8_kern"]
+    if fp8_wgmma_available():
+        cols += ["f8wg_e2e", "f8wg_kern"]
+    if args.again:
+        cols += ["sdpa_last"]
+    short = dict(sdpa="sdpa", sdpa_cudnn="cudnn", sdpa_flash="flash", exact="exact", exact_kern="exKrn",
+                 int8_e2e="i8e2e", int8_kern="i8krn", auto="auto", i8f8_e2e="f8e2e", i8f8_kern="f8krn",
+                 f8wg_e2e="f8wgE", f8wg_kern="f8wgK", sdpa_last="sdLast")
+    heads = " ".join(f"{short.get(c, c[:6]):>6}" for c in cols)
+    ratios = ["exact", "exact_kern", "int8_e2e", "auto"] + extra + [
+        c for c in ("i8f8_e2e", "f8wg_e2e", "f8wg_kern") if c in cols
+    ]
+    rheads = " ".join(f"{short.get(c, c[:6]) + '/sd':>8}" for c in ratios)
+    f8i8 = f" {'f8/i8':>6}" if "i8f8_e2e" in cols else ""
+    cosf8 = f" {'cos f8':>8}" if "i8f8_e2e" in cols else ""
+    header = f"{'shape':<34} {'dt':<4} {'c':<1} | {heads} | {rheads}{f8i8} | {'ex path':<10} {'auto path':<10} | {'cos exK':>8} {'cos i8':>8}{cosf8}"
+    print("TFLOPS (int8: TOPS), median of CUDA-event timings; ratios are speedups over torch SDPA's default dispatch (sdpa)")
     print(header)
     for s in shapes(args.quick):
-        row = bench_shape(s, args.warmup, args.iters)
+        if args.only_d and s["d"] != args.only_d:
+            continue
+        row = bench_shape(s, args.warmup, args.iters, args.budget, args.again)
         rows.append(row)
         r = row["results"]
 
@@ -230,29 +323,27 @@ def main(argv=None) -> int:
             return "-"
 
         shape = f"{s['name']} b{s['b']} h{s['hq']}/{s['hk']} n{s['n']} d{s['d']}"
-        cex = r.get("exact", {}).get("cos_vs_sdpa")
+        cex = r.get("exact_kern", {}).get("cos_vs_sdpa")
         ci8 = r.get("int8_e2e", {}).get("cos_vs_sdpa")
         cf8 = r.get("i8f8_e2e", {}).get("cos_vs_sdpa")
+        vals = " ".join(f"{fmt(r.get(c)):>6}" for c in cols)
+        rats = " ".join(f"{ratio(c, 'sdpa'):>8}" for c in ratios)
+        if f8i8:
+            rats += f" {ratio('i8f8_e2e', 'int8_e2e'):>6}"
+        cf8s = f" {cf8 if cf8 is None else round(cf8, 6)!s:>8}" if cosf8 else ""
         print(
-            f"{shape:<34} {s['dtype']:<4} {'y' if s['causal'] else 'n':<1} | {fmt(r.get('sdpa')):>5} {fmt(r.get('sdpa_flash')):>5} "
-            f"{fmt(r.get('exact')):>5} {fmt(r.get('int8_e2e')):>5} {fmt(r.get('int8_kern')):>5} "
-            f"{fmt(r.get('i8f8_e2e')):>5} {fmt(r.get('i8f8_kern')):>5} | "
-            f"{ratio('exact', 'sdpa'):>7} {ratio('exact', 'sdpa_flash'):>6} {ratio('int8_e2e', 'sdpa'):>7} {ratio('int8_e2e', 'sdpa_flash'):>6} "
-            f"{ratio('i8f8_e2e', 'sdpa'):>7} {ratio('i8f8_e2e', 'int8_e2e'):>6} | "
-            f"{cex if cex is None else round(cex, 6)!s:>8} {ci8 if ci8 is None else round(ci8, 6)!s:>8} "
-            f"{cf8 if cf8 is None else round(cf8, 6)!s:>8}",
+            f"{shape:<34} {s['dtype']:<4} {'y' if s['causal'] else 'n':<1} | {vals} | {rats} | "
+            f"{row['paths']['exact']:<10} {row['paths']['auto']:<10} | "
+            f"{cex if cex is None else round(cex, 6)!s:>8} {ci8 if ci8 is None else round(ci8, 6)!s:>8}{cf8s}",
             flush=True,
         )
         for name, res in r.items():
             if "error" in res:
                 print(f"    {name}: {res['error']}", flush=True)
+        if args.json:  # after every shape, so a run cut short keeps what it measured
+            write_json(args.json, dict(env=env, quick=args.quick, warmup=args.warmup, min_iters=args.iters,
+                                       budget_s=args.budget, argv=sys.argv, rows=rows))
     if args.json:
-        import os
-
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(dict(env=env, quick=args.quick, warmup=args.warmup, min_iters=args.iters, rows=rows), fh, indent=1)
-        os.replace(tmp, args.json)
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
 

@@ -45,6 +45,10 @@ int64_t kernels_abi_version() { return af_kernels_abi_version(); }
 
 void set_build_arches(c10::string_view arches) { core::set_build_arches(std::string_view(arches.data(), arches.size())); }
 
+// The experimental sm_90a wgmma kernel's availability on a device (tests and
+// the benchmark; see attention_core.h).
+bool fp8_sm90a_available(int64_t device) { return core::fp8_sm90a_available(device); }
+
 std::string_view sv(c10::string_view s) { return std::string_view(s.data(), s.size()); }
 
 [[noreturn]] void raise(const core::Failure& f) {
@@ -163,6 +167,7 @@ TORCH_LIBRARY(attnfarm, m) {
       "str layout) -> (Tensor, Tensor)");
   m.def("kernels_abi_version() -> int", &kernels_abi_version);
   m.def("_set_build_arches(str arches) -> ()", &set_build_arches);
+  m.def("_fp8_sm90a_available(int device) -> bool", &fp8_sm90a_available);
 }
 
 TORCH_LIBRARY_IMPL(attnfarm, CUDA, m) { m.impl("fwd", &fwd_cuda); }

@@ -111,9 +111,10 @@ inline View4 to_bhnd(View4 v, bool nhd) {
 
 inline std::vector<int64_t> sizes_of(const View4& v) { return {v.size[0], v.size[1], v.size[2], v.size[3]}; }
 
-// "_int8fp8_mma" is private (tests): the mma.sync kernel of "int8fp8", never
-// substituted.
-enum class Precision { Exact, Int8, Int8Fp8, Auto, Int8Fp8Mma };
+// Int8Fp8Mma ("_int8fp8_mma") and Fp8Wgmma ("_fp8_wgmma") are private (tests
+// and the benchmark, attnfarm._ops.KERNELS): exactly one kernel, never
+// substituted, never a fallback.
+enum class Precision { Exact, Int8, Int8Fp8, Auto, Int8Fp8Mma, Fp8Wgmma };
 
 inline std::optional<Precision> parse_precision(std::string_view p) {
   if (p == "exact") return Precision::Exact;
@@ -121,6 +122,7 @@ inline std::optional<Precision> parse_precision(std::string_view p) {
   if (p == "int8fp8") return Precision::Int8Fp8;
   if (p == "auto") return Precision::Auto;
   if (p == "_int8fp8_mma") return Precision::Int8Fp8Mma;
+  if (p == "_fp8_wgmma") return Precision::Fp8Wgmma;
   return std::nullopt;
 }
 
@@ -143,8 +145,8 @@ inline std::optional<Failure> validate(const TensorFacts& q, const TensorFacts& 
     return value_error(cat("attnfarm.attention: layout must be \"HND\" ([batch, heads, seq, head_dim]) "
                            "or \"NHD\" ([batch, seq, heads, head_dim]), got \"", layout, "\""));
   if (!parse_precision(precision))
-    return value_error(cat("attnfarm.attention: precision must be \"exact\", \"int8\", \"int8fp8\" or \"auto\", got \"",
-                           precision, "\""));
+    return value_error(cat("attnfarm.attention: precision must be \"exact\", \"int8\", \"int8fp8\" or \"auto\", "
+                           "got \"", precision, "\""));
 
   const std::pair<const char*, const TensorFacts*> named[] = {{"q", &q}, {"k", &k}, {"v", &v}};
   for (const auto& [name, t] : named) {
@@ -278,6 +280,30 @@ inline std::string device_arch(int device_index) {
   return cat("sm_", prop.major, prop.minor, " (", prop.name, ")");
 }
 
+inline int device_sm(int device_index) {  // 89 for sm_89; 0 if unknown
+  int major = 0, minor = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_index) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device_index) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return major * 10 + minor;
+}
+
+// precision="auto" runs the FP8 P.V kernel only where e4m3 mma.sync is native
+// and faster than int8 (sm_89, sm_120); never on sm_80/86/90/100
+// (attnfarm/_compat.py ARCH_PATHS says the same).
+inline bool auto_uses_fp8_pv(int device_index) {
+  const int sm = device_sm(device_index);
+  return sm == 89 || (sm >= 120 && sm < 130);
+}
+
+// The experimental sm_90a wgmma kernel (INT8 Q.K^T, FP8 P.V), reachable only
+// through the private precision "_fp8_wgmma" (tests and the benchmark).
+inline bool fp8_sm90a_available(int64_t device) {
+  return af_attn_fp8_sm90a_available(static_cast<int>(device)) == 1;
+}
+
 inline std::string cuda_failure_message(const char* kernel, int device_index) {
   const cudaError_t e = af_last_cuda_error();
   if (e == cudaErrorNoKernelImageForDevice || e == cudaErrorInvalidDeviceFunction ||
@@ -319,32 +345,26 @@ inline af_attn_params make_params(const Problem& pr, af_tensor4 q, af_tensor4 k,
   return p;
 }
 
-// precision="auto" runs INT8-QK + FP8 P.V on Ada (sm_89) and consumer
-// Blackwell (sm_12x), which have native e4m3 mma.sync; elsewhere INT8 +
-// fp16/bf16 P.V (sm_80/86 have no fp8 mma; on sm_90/sm_100 ptxas emulates
-// e4m3 mma.sync with fp16 MMAs, slower than int8). Same rule as
-// attnfarm._compat.auto_precision; table in bindings/README.md.
-inline int device_sm(int device_index) {  // 89 for sm_89; 0 if unknown
-  int major = 0, minor = 0;
-  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_index) != cudaSuccess ||
-      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device_index) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 0;
-  }
-  return major * 10 + minor;
-}
-
-inline bool auto_uses_fp8_pv(int device_index) {
-  const int sm = device_sm(device_index);
-  return sm == 89 || (sm >= 120 && sm < 130);
-}
-
 // Runs the kernels for a precision. `workspace(bytes)` returns device memory
 // of at least that many bytes that stays valid for the call's work on
 // `stream` (the bindings take it from torch's caching allocator).
 template <typename Workspace>
 std::optional<Failure> dispatch(const af_attn_params& p, Precision precision, int device_index, cudaStream_t stream,
                                 Workspace&& workspace) {
+  if (precision == Precision::Fp8Wgmma) {
+    const size_t ws_bytes = af_attn_fp8_sm90a_workspace_bytes(&p);
+    void* ws = workspace(ws_bytes > 0 ? ws_bytes : 1);
+    const af_status s = af_attn_fp8_sm90a_fwd(&p, ws, ws_bytes, stream);
+    if (s == AF_OK) return std::nullopt;
+    if (s == AF_ERR_UNSUPPORTED)
+      return runtime_error(cat("attnfarm.attention: the sm_90a wgmma FP8 kernel does not serve this request on ",
+                               device_arch(device_index),
+                               " (it needs an sm_90 GPU, a build with its sm_90a code, head_dim 128 and batch * "
+                               "heads_kv <= 65535)"));
+    if (s == AF_ERR_CUDA) return runtime_error(cuda_failure_message("af_attn_fp8_sm90a_fwd", device_index));
+    return runtime_error(cat("attnfarm internal error: af_attn_fp8_sm90a_fwd refused arguments the bindings validated (",
+                             af_status_string(s), ")"));
+  }
   bool done = false;
   if (precision == Precision::Int8Fp8 || precision == Precision::Int8Fp8Mma ||
       (precision == Precision::Auto && auto_uses_fp8_pv(device_index))) {
@@ -354,10 +374,10 @@ std::optional<Failure> dispatch(const af_attn_params& p, Precision precision, in
     if (s == AF_OK) {
       done = true;
     } else if (s == AF_ERR_UNSUPPORTED && precision == Precision::Auto) {
-      done = false;  // fall back to int8
+      done = false;  // fall through to int8, then exact
     } else if (s == AF_ERR_UNSUPPORTED && device_sm(device_index) < 89) {
-      return runtime_error(cat("attnfarm.attention: precision=\"int8fp8\" needs FP8 (e4m3) tensor cores, sm_89 "
-                               "(Ada) or newer, and the device is ", device_arch(device_index),
+      return runtime_error(cat("attnfarm.attention: precision=\"int8fp8\" needs FP8 (e4m3) tensor cores, sm_89 (Ada) "
+                               "or newer, and the device is ", device_arch(device_index),
                                "; use precision=\"int8\" (INT8 Q.K^T with fp16/bf16 P.V) or \"auto\""));
     } else if (s == AF_ERR_UNSUPPORTED) {
       return runtime_error(cat("attnfarm.attention: precision=\"int8fp8\" is not supported for this request on ",

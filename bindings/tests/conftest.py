@@ -59,10 +59,15 @@ def _reset_sdpa_state():
     if attnfarm is None:
         yield
         return
-    from attnfarm import _sdpa
+    from attnfarm import _route, _sdpa
 
     saved = _sdpa._fallback_enabled
+    saved_routing = _route._routing_enabled
     _sdpa._reset_warnings()
+    # The kernel tests test attnfarm's own kernels: routing exact/auto requests
+    # to torch's SDPA is off unless a test turns it on (test_route.py does).
+    _route.set_torch_routing(False)
     yield
+    _route._routing_enabled = saved_routing
     _sdpa._fallback_enabled = saved
     _sdpa._reset_warnings()

@@ -59,7 +59,10 @@ def test_auto_runs_the_documented_kernel():
 
     major, minor = torch.cuda.get_device_capability()
     expected = _compat.auto_precision(major, minor)
-    q, k, v = make_qkv(1, 4, 2, 333, 333, 128, torch.float16, seed=3)
+    # d=128 and 8192 keys: auto quantises on every arch (attnfarm._route; the
+    # conftest turns routing to torch off, and causal n_q != n_kv is not routable).
+    q, k, v = make_qkv(1, 4, 2, 333, 8192, 128, torch.float16, seed=3)
+    assert attnfarm.plan(q, k, v, causal=True, precision="auto") == expected
     auto = attnfarm.attention(q, k, v, causal=True, precision="auto")
     picked = attnfarm.attention(q, k, v, causal=True, precision=expected)
     assert torch.equal(auto, picked), f"auto on sm_{major}{minor} should run {expected}"
@@ -95,7 +98,9 @@ def test_int8fp8_refused_below_sm89():
     q, k, v = make_qkv(1, 2, 2, 64, 64, 64, torch.float16)
     with pytest.raises(RuntimeError, match=r'precision="int8fp8" needs FP8 \(e4m3\) tensor cores, sm_89'):
         attnfarm.attention(q, k, v, precision="int8fp8")
-    # auto never picks it there: same bits as int8.
+    # auto never picks it there: where auto quantises (d=128, 4096 keys), same bits as int8.
+    q, k, v = make_qkv(1, 2, 2, 64, 4096, 128, torch.float16)
+    assert attnfarm.plan(q, k, v, precision="auto") == "int8"
     assert torch.equal(attnfarm.attention(q, k, v), attnfarm.attention(q, k, v, precision="int8"))
 
 

@@ -121,17 +121,28 @@ fn hermetic_cu13_stable_sm90() {
     // the symbol versions (it also lists torch's libraries as external,
     // which the farm excludes on purpose).
     let aw = std::env::var("AUDITWHEEL").unwrap_or_else(|_| "auditwheel".into());
-    match Command::new(&aw).arg("show").arg(&wheel).output() {
-        Ok(o) if o.status.success() => {
-            let text = String::from_utf8_lossy(&o.stdout).replace('\n', " ");
-            let theirs = text
-                .split("constrains the platform tag to \"")
-                .nth(1)
-                .and_then(|r| r.split('"').next())
-                .unwrap_or_else(|| panic!("unexpected auditwheel output: {text}"));
-            assert_eq!(theirs, ours, "auditwheel: {text}");
-        }
-        _ => eprintln!("note: `{aw}` not available; the auditwheel cross-check was skipped"),
+    if xtask::testing::require_tool(
+        &aw,
+        &["--version"],
+        "the auditwheel cross-check of the e2e build (pip install auditwheel, or set AUDITWHEEL)",
+    ) {
+        let o = Command::new(&aw)
+            .arg("show")
+            .arg(&wheel)
+            .output()
+            .expect("auditwheel runs");
+        assert!(
+            o.status.success(),
+            "auditwheel show failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let text = String::from_utf8_lossy(&o.stdout).replace('\n', " ");
+        let theirs = text
+            .split("constrains the platform tag to \"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_else(|| panic!("unexpected auditwheel output: {text}"));
+        assert_eq!(theirs, ours, "auditwheel: {text}");
     }
 
     // Again: nothing compiles, the wheel is up to date.

@@ -58,6 +58,9 @@ int64_t kernels_abi_version() { return af_kernels_abi_version(); }
 
 void set_build_arches(std::string arches) { core::set_build_arches(arches); }
 
+// As ../attention.cpp: the experimental sm_90a wgmma kernel's availability.
+bool fp8_sm90a_available(int64_t device) { return core::fp8_sm90a_available(device); }
+
 [[noreturn]] void raise(const core::Failure& f) {
   STD_TORCH_CHECK(false, core::failure_tag(f.kind), f.message);
   std::abort();  // unreachable: STD_TORCH_CHECK(false, ...) throws
@@ -223,11 +226,13 @@ ATTNFARM_STABLE_LIBRARY(ATTNFARM_OPS_NS, m) {
       "str layout) -> (Tensor, Tensor)");
   m.def("kernels_abi_version() -> int");
   m.def("_set_build_arches(str arches) -> ()");
+  m.def("_fp8_sm90a_available(int device) -> bool");
 }
 
 ATTNFARM_STABLE_LIBRARY_IMPL(ATTNFARM_OPS_NS, CompositeExplicitAutograd, m) {
   m.impl("kernels_abi_version", TORCH_BOX(&attnfarm::kernels_abi_version));
   m.impl("_set_build_arches", TORCH_BOX(&attnfarm::set_build_arches));
+  m.impl("_fp8_sm90a_available", TORCH_BOX(&attnfarm::fp8_sm90a_available));
 }
 
 ATTNFARM_STABLE_LIBRARY_IMPL(ATTNFARM_OPS_NS, CUDA, m) { m.impl("fwd", TORCH_BOX(&attnfarm::fwd_cuda)); }

@@ -17,11 +17,15 @@ import torch as _torch
 
 from . import _compat, _ops
 from ._ops import attention
+from ._route import plan, set_torch_routing, torch_routing_enabled
 from ._sdpa import FallbackWarning, UnsupportedInputError, fallback_enabled, sdpa, set_fallback
 
 __all__ = [
     "attention",
     "sdpa",
+    "plan",
+    "set_torch_routing",
+    "torch_routing_enabled",
     "set_fallback",
     "fallback_enabled",
     "FallbackWarning",

@@ -79,20 +79,29 @@ def report() -> List[str]:
             add(f"  kernels        unavailable: {_compat.arch_problem(major, minor, name, _compat.sass_list(info), info.PTX_ARCH, info.VARIANT)}")
             continue
         add(f"  code           {code}")
+        from attnfarm import _route
+
+        # Probe attnfarm's own kernels (routing to torch off for the probe).
         results = {}
         kernels = (("exact", "af_attn_exact_fwd"), ("int8", "af_attn_int8_fwd"), ("int8fp8", "af_attn_int8fp8_fwd"))
-        for precision, kernel in kernels:
-            if precision == "int8fp8" and not _compat.has_fp8_mma(major, minor):
-                results[precision] = False
-                add(f"  {precision:<13}  not available on sm_{major}{minor}: FP8 (e4m3) tensor cores need sm_89 or newer")
-                continue
-            ok, detail = _probe(precision, idx)
-            results[precision] = ok
-            state = f"{kernel}: {detail}" if ok else f"not available: {detail}"
-            add(f"  {precision:<13}  {state}")
+        saved = _route._routing_enabled
+        _route.set_torch_routing(False)
+        try:
+            for precision, kernel in kernels:
+                if precision == "int8fp8" and not _compat.has_fp8_mma(major, minor):
+                    results[precision] = False
+                    add(f"  {precision:<13}  not available on sm_{major}{minor}: FP8 (e4m3) tensor cores need sm_89 or newer")
+                    continue
+                ok, detail = _probe(precision, idx)
+                results[precision] = ok
+                state = f"{kernel}: {detail}" if ok else f"not available: {detail}"
+                add(f"  {precision:<13}  {state}")
+        finally:
+            _route._routing_enabled = saved
         first = _compat.auto_precision(major, minor)
+        where = "where auto quantises (see routes)"
         if first == "int8fp8" and results["int8fp8"]:
-            add("  auto           int8fp8 kernel (af_attn_int8fp8_fwd; falls back to int8, then exact, for requests it does not support)")
+            add(f"  auto           int8fp8 kernel {where} (af_attn_int8fp8_fwd; falls back to int8, then exact, for requests it does not support)")
         elif results["int8"]:
             if not _compat.has_fp8_mma(major, minor):
                 why = f"no FP8 tensor cores on sm_{major}{minor}"
@@ -100,12 +109,16 @@ def report() -> List[str]:
                 why = "int8fp8 failed its check above"
             else:
                 why = "auto picks int8fp8 only on sm_89 and sm_120"
-            add(f"  auto           int8 kernel (af_attn_int8_fwd, INT8 Q·Kᵀ + fp16/bf16 P·V; {why}; falls back to exact for requests it does not support)")
+            add(f"  auto           int8 kernel {where} (af_attn_int8_fwd, INT8 Q·Kᵀ + fp16/bf16 P·V; {why}; falls back to exact for requests it does not support)")
         elif results["exact"]:
             add("  auto           exact kernel (int8 not available here)")
         else:
             add("  auto           not available")
-    add("Paths by GPU arch (precision=\"auto\"; any precision can be asked for explicitly):")
+        on = "on" if _route.torch_routing_enabled() else "off (set_torch_routing(False) or ATTNFARM_NO_TORCH_ROUTING=1)"
+        add(f"  routes         what each precision runs on sm_{major}{minor} (d=128 long keys; routing to torch SDPA {on}):")
+        for precision, text in _route.table_for((major, minor)).items():
+            add(f"    {precision:<11}  {text}")
+    add("Paths by GPU arch (precision=\"exact\" and \"auto\"; any precision can be asked for explicitly):")
     lines.extend(f"  {row}" for row in _compat.arch_paths_table())
     return lines
 

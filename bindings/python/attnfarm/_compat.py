@@ -224,16 +224,24 @@ def sass_list(info: ModuleType) -> List[str]:
     return list(getattr(info, "SASS_ARCHES", None) or [])
 
 
-# Which attention path runs on which GPU: the one table behind precision="auto"
-# (mirrored by the C++ dispatch in bindings/csrc/attention.cpp), printed by
-# `python -m attnfarm` and copied into README.md and bindings/README.md.
-# Rows: (archs, example GPUs, what precision="auto" runs, precision="int8fp8").
-ARCH_PATHS: Tuple[Tuple[str, str, str, str], ...] = (
-    ("sm_80, sm_86", "A100, A10, RTX 30xx", "int8", "refused: no FP8 tensor cores (auto uses int8 + fp16/bf16 P·V)"),
-    ("sm_89", "RTX 40xx, L4, L40", "int8fp8", "native e4m3 mma.sync (not run here)"),
-    ("sm_90", "H100, H200", "int8", "runs, slower than int8: ptxas emulates e4m3 mma.sync with fp16 MMAs (validated on H200)"),
-    ("sm_100", "B200", "int8", "runs, e4m3 mma.sync emulated with fp16 MMAs as on sm_90 (not run here)"),
-    ("sm_120", "RTX 50xx, RTX PRO 6000", "int8fp8", "native e4m3 mma.sync (not run here)"),
+# Which attention path runs on which GPU: the one table behind precision="exact"
+# and "auto" (attnfarm._route.choose computes it per request; the C++ dispatch
+# in bindings/csrc/attention_core.h picks the same quantised kernel for "auto"),
+# printed by `python -m attnfarm` and copied into README.md and bindings/README.md.
+# "Routable": no return_lse and not causal with n_q != n_kv (attnfarm._route).
+# Rows: (archs, example GPUs, what precision="exact" runs, what precision="auto"
+# runs, precision="int8fp8").
+_AUTO_LOCAL = "`{}` at d=128 and n_kv ≥ 4096, else `exact`"
+_ROUTED = "torch SDPA if routable, else {}"
+ARCH_PATHS: Tuple[Tuple[str, str, str, str, str], ...] = (
+    ("sm_80, sm_86", "A100, A10, RTX 30xx", "`exact`", _AUTO_LOCAL.format("int8"),
+     "refused: no FP8 tensor cores (auto uses int8 + fp16/bf16 P·V)"),
+    ("sm_89", "RTX 40xx, L4, L40", "`exact`", _AUTO_LOCAL.format("int8fp8"), "native e4m3 mma.sync (not run here)"),
+    ("sm_90", "H100, H200", _ROUTED.format("`exact`"), _ROUTED.format("`int8` at d=128 and n_kv ≥ 8192, else `exact`"),
+     "runs, slower than int8: ptxas emulates e4m3 mma.sync with fp16 MMAs (validated on H200)"),
+    ("sm_100", "B200", _ROUTED.format("`exact`"), _ROUTED.format("`int8` at d=128 and n_kv ≥ 8192, else `exact`"),
+     "runs, e4m3 mma.sync emulated with fp16 MMAs as on sm_90 (not run here)"),
+    ("sm_120", "RTX 50xx, RTX PRO 6000", "`exact`", _AUTO_LOCAL.format("int8fp8"), "native e4m3 mma.sync (not run here)"),
 )
 
 
@@ -243,14 +251,15 @@ def has_fp8_mma(major: int, minor: int) -> bool:
 
 
 def auto_precision(major: int, minor: int) -> str:
-    """What precision="auto" tries first on this arch (before falling back to
-    int8 and then exact for requests a kernel does not support)."""
+    """The quantised kernel precision="auto" runs on this arch where it runs one
+    (attnfarm._route decides when; the op falls back to int8 and then exact for
+    requests a kernel does not support)."""
     sm = major * 10 + minor
     return "int8fp8" if sm == 89 or 120 <= sm < 130 else "int8"
 
 
 def arch_paths_table() -> List[str]:
     """ARCH_PATHS as the Markdown table the READMEs carry."""
-    rows = ["| GPU arch | e.g. | `auto` runs | `int8fp8` |", "|---|---|---|---|"]
-    rows += [f"| {a} | {g} | `{p}` | {f} |" for a, g, p, f in ARCH_PATHS]
+    rows = ["| GPU arch | e.g. | `exact` runs | `auto` runs | `int8fp8` |", "|---|---|---|---|---|"]
+    rows += [f"| {a} | {g} | {e} | {p} | {f} |" for a, g, e, p, f in ARCH_PATHS]
     return rows

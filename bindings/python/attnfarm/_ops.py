@@ -8,7 +8,7 @@ from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
 
-from . import _compat
+from . import _compat, _route
 
 LAYOUTS = ("HND", "NHD")
 PRECISIONS = ("exact", "int8", "int8fp8", "auto")
@@ -16,7 +16,10 @@ PRECISIONS = ("exact", "int8", "int8fp8", "auto")
 # Test-only kernel overrides (see force_kernel): public precision -> kernel
 # name -> the private precision string the op takes for that exact kernel.
 KERNELS: Dict[str, Dict[str, str]] = {
-    "int8fp8": {"mma_sync": "_int8fp8_mma"},  # INT8 Q·Kᵀ + e4m3 P·V, mma.sync m16n8k32, sm_89+
+    "int8fp8": {
+        "mma_sync": "_int8fp8_mma",  # INT8 Q·Kᵀ + e4m3 P·V, mma.sync m16n8k32, sm_89+
+        "wgmma": "_fp8_wgmma",  # the same on sm_90a wgmma, d=128 only (experimental, kernels/README.md)
+    },
 }
 
 # Filled in by __init__ once the library is loaded.
@@ -94,10 +97,18 @@ def attention(
     fp16 or bf16; head_dim 64 or 128 natively, 1..127 zero-padded, > 128 refused.
     causal: bottom-right aligned (query i sees key j iff j <= i + n_kv - n_q).
     sm_scale: defaults to 1/sqrt(d) of the real head_dim.
-    precision: "exact", "int8" (int8 Q·Kᵀ, fp16/bf16 P·V with fp32 accumulation),
-    "int8fp8" (int8 Q·Kᵀ, fp8 e4m3 P·V flushed to fp32 every 64 keys; sm_89+)
-    or "auto" (int8fp8 on sm_89 and sm_120, int8 on other GPUs, each where it
-    supports the request, exact otherwise).
+    precision: "exact" (the exact result: attnfarm's exact kernel, or torch's
+    SDPA on GPUs where that is faster, e.g. Hopper), "int8" (always attnfarm's
+    INT8 kernel: int8 Q·Kᵀ, fp16/bf16 P·V with fp32 accumulation), "int8fp8"
+    (always attnfarm's INT8-QK + FP8 kernel: int8 Q·Kᵀ, fp8 e4m3 P·V flushed to
+    fp32 every 64 keys; sm_89+) or "auto" (the fastest path that meets the int8
+    accuracy bar on this GPU and shape; where that is a quantised kernel, int8fp8
+    on sm_89 and sm_120, int8 on other GPUs, each where it supports the request,
+    exact otherwise). The routing table is in attnfarm._route (per arch:
+    attnfarm._compat.ARCH_PATHS); attnfarm.plan(...) names the path a call
+    takes, `python -m attnfarm` prints the table for your GPU, and
+    attnfarm.set_torch_routing(False) (or ATTNFARM_NO_TORCH_ROUTING=1) forces
+    attnfarm's own kernels.
     Returns the output in q's layout and dtype (contiguous), and with
     return_lse also the fp32 natural-log sum-exp [b, h_q, n_q].
     """
@@ -111,16 +122,23 @@ def attention(
         raise ValueError(
             f'attnfarm.attention: precision must be "exact", "int8", "int8fp8" or "auto", got {precision!r}'
         )
-    op_precision = _forced.get(precision, precision) if _forced else precision
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"attnfarm.attention: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if not torch.compiler.is_compiling() and q.is_cuda:
+        _check_device_arch(q.device)
+    path = _route.plan(q, k, v, causal=causal, layout=layout, precision=precision, return_lse=return_lse)
+    if path == _route.TORCH:
+        return _route.run_torch(q, k, v, causal=causal, layout=layout, sm_scale=sm_scale)
+    # "auto" that chose a quantised kernel keeps the op's fallbacks (int8fp8 ->
+    # int8 -> exact) for requests that kernel does not support.
+    op_precision = _route.EXACT if path == _route.EXACT else (precision if precision == "auto" else path)
+    if _forced and precision in _forced:
+        op_precision = _forced[precision]
     args = (q, k, v, bool(causal), None if sm_scale is None else float(sm_scale), op_precision, bool(return_lse), layout)
     if torch.compiler.is_compiling():
         out, lse = torch.ops.attnfarm.fwd(*args)
     else:
-        if q.is_cuda:
-            _check_device_arch(q.device)
         try:
             out, lse = torch.ops.attnfarm.fwd(*args)
         except RuntimeError as e:

@@ -123,9 +123,18 @@ def sdpa(
     precision: str = "exact",
 ) -> torch.Tensor:
     """Drop-in for torch.nn.functional.scaled_dot_product_attention (layout
-    [batch, heads, seq, head_dim]). Calls attnfarm's kernel where it covers the
-    call, torch's SDPA otherwise (one FallbackWarning per distinct reason).
-    precision: "exact" (default), "int8", "int8fp8" or "auto" as in attnfarm.attention.
+    [batch, heads, seq, head_dim]).
+
+    What runs: calls that attnfarm cannot serve (a mask, dropout, grad, ...) go
+    to torch's SDPA with one FallbackWarning per distinct reason. The others go
+    to attnfarm.attention with this precision ("exact" (default), "int8",
+    "int8fp8" or "auto"), which follows the routing table of attnfarm._route:
+    precision="exact" runs torch's SDPA itself (no warning: it is the faster
+    exact path) on GPUs where that beats attnfarm's exact kernel (Hopper sm_90,
+    Blackwell sm_100), attnfarm's exact kernel elsewhere; "int8" and "int8fp8"
+    always run attnfarm's kernel of that name; "auto" the fastest path meeting
+    the int8 accuracy bar. attnfarm.plan(query, key, value, causal=is_causal,
+    precision=...) names the path of a call.
     """
     reason = unsupported_reason(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     if reason is None and not torch.compiler.is_compiling():

@@ -83,6 +83,19 @@ size_t af_attn_int8fp8_workspace_bytes(const af_attn_params* p);
 af_status af_attn_int8fp8_fwd(const af_attn_params* p, void* workspace,
                               size_t workspace_bytes, cudaStream_t stream);
 
+// Hopper (sm_90a) INT8-QK + FP8 (e4m3) P.V attention forward: wgmma for both
+// products, P.V summed from zero per 128-key tile and added to fp32 (two-level
+// accumulation), V quantised per channel after subtracting its mean.
+// Same contract as af_attn_int8_fwd with its own workspace size, except:
+// head_dim 128 only, and seq_kv >= 1 (else AF_ERR_UNSUPPORTED). Runs only on
+// an sm_90 device with a library built with this kernel's sm_90a code
+// (af_attn_fp8_sm90a_available(device) == 1); AF_ERR_UNSUPPORTED otherwise,
+// before any launch. The LSE is approximate. Experimental (see kernels/README.md).
+int af_attn_fp8_sm90a_available(int device);
+size_t af_attn_fp8_sm90a_workspace_bytes(const af_attn_params* p);
+af_status af_attn_fp8_sm90a_fwd(const af_attn_params* p, void* workspace,
+                                size_t workspace_bytes, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

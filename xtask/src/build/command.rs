@@ -53,6 +53,27 @@ pub fn gencodes(arches: &[SmArch], ptx: Option<SmArch>) -> Vec<String> {
     v
 }
 
+/// The one per-source arch rule: a kernel source named `*_sm90a.cu` holds
+/// Hopper-only code (`wgmma`, `setmaxnreg`), so it is compiled as `sm_90a`
+/// SASS alone (no PTX) when the variant targets sm_90; for a variant without
+/// sm_90 it keeps the variant's arches (its device code then compiles to
+/// stubs the host side never selects). Every other source: the variant's.
+pub fn arches_for_source(
+    src: &Path,
+    arches: &[SmArch],
+    ptx: Option<SmArch>,
+) -> (Vec<SmArch>, Option<SmArch>) {
+    let hopper_only = src
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with("_sm90a.cu"));
+    if hopper_only && arches.iter().any(|a| a.number == 90) {
+        let a90: SmArch = "sm_90a".parse().expect("sm_90a parses");
+        return (vec![a90], None);
+    }
+    (arches.to_vec(), ptx)
+}
+
 /// Everything that decides how a kernel source is compiled (not which one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelCompile {
@@ -73,7 +94,9 @@ pub struct KernelCompile {
 impl KernelCompile {
     /// The argv for one `.cu` → object, without `--threads` (which does not
     /// change the output, so it is added at run time and kept out of keys).
+    /// The arches follow [`arches_for_source`].
     pub fn argv(&self, src: &Path, out: &Path) -> Vec<String> {
+        let (arches, ptx) = arches_for_source(src, &self.arches, self.ptx);
         let mut a = vec![p(&self.nvcc), "-c".into(), p(src), "-o".into(), p(out)];
         a.extend(["-O3", "-std=c++17"].map(String::from));
         a.extend(["-ccbin".into(), self.host_cxx.clone()]);
@@ -92,7 +115,7 @@ impl KernelCompile {
         for d in &self.include_dirs {
             a.push(format!("-I{}", p(d)));
         }
-        for g in gencodes(&self.arches, self.ptx) {
+        for g in gencodes(&arches, ptx) {
             a.push("-gencode".into());
             a.push(g);
         }
@@ -410,6 +433,37 @@ mod tests {
                 "--compress-mode=default",
             ]
         );
+    }
+
+    #[test]
+    fn hopper_only_sources_get_sm_90a_alone() {
+        let sm = |s: &str| -> SmArch { s.parse().unwrap() };
+        let all: Vec<SmArch> = ["sm_80", "sm_90", "sm_120"].map(sm).to_vec();
+        let ptx = Some(sm("sm_120"));
+        let hop = Path::new("/repo/kernels/src/attn_fp8_sm90a.cu");
+        assert_eq!(
+            arches_for_source(hop, &all, ptx),
+            (vec![sm("sm_90a")], None)
+        );
+        // Other sources, and variants without sm_90, keep the variant's arches.
+        let other = Path::new("/repo/kernels/src/attn_int8.cu");
+        assert_eq!(arches_for_source(other, &all, ptx), (all.clone(), ptx));
+        let no90: Vec<SmArch> = ["sm_80", "sm_120"].map(sm).to_vec();
+        assert_eq!(arches_for_source(hop, &no90, ptx), (no90.clone(), ptx));
+        // In the argv: one gencode, sm_90a.
+        let k = KernelCompile {
+            os: Os::Linux,
+            nvcc: "nvcc".into(),
+            host_cxx: "g++".into(),
+            include_dirs: vec![],
+            arches: all,
+            ptx,
+            compression: FatbinCompression::CompressMode,
+            source_root: None,
+        };
+        let argv = k.argv(hop, Path::new("/o/k.o"));
+        let gencodes: Vec<&String> = argv.iter().filter(|a| a.starts_with("arch=")).collect();
+        assert_eq!(gencodes, ["arch=compute_90a,code=sm_90a"]);
     }
 
     #[test]

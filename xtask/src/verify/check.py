@@ -56,7 +56,7 @@ def main():
 
     # Every op the library registers, with a CUDA kernel for the real one and
     # a fake kernel for tracing.
-    missing = [n for n in ("fwd", "kernels_abi_version") if not hasattr(torch.ops.attnfarm, n)]
+    missing = [n for n in ("fwd", "kernels_abi_version", "_set_build_arches", "_fp8_sm90a_available") if not hasattr(torch.ops.attnfarm, n)]
     has = torch._C._dispatch_has_kernel_for_dispatch_key
     cuda_kernel = has("attnfarm::fwd", "CUDA") if not missing else False
     emit(
