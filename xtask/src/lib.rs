@@ -11,6 +11,7 @@ pub mod build;
 pub mod ci;
 pub mod cmd;
 pub mod farm;
+pub mod fsx;
 pub mod index;
 pub mod matrix;
 pub mod plan;

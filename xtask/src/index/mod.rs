@@ -79,15 +79,7 @@ pub fn release_url(plan: &Plan, file: &str) -> String {
     )
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    fs_err::write(&tmp, bytes)?;
-    fs_err::rename(&tmp, path)
-}
+use crate::fsx::write_atomic;
 
 /// Writes the indexes for every wheel in `<dist>/wheels/`.
 ///

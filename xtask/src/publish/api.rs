@@ -571,19 +571,7 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters, so `+`
-/// becomes `%2B` (GitHub would read a bare `+` as a space and store `.`).
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::fsx::percent_encode;
 
 /// An upload body read from disk in 64 KiB pieces.
 struct FileBody {

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use xshell::Shell;
 
 use super::cache::probe_nvcc;
@@ -75,15 +74,6 @@ pub fn cuda_root() -> Result<PathBuf, ToolchainError> {
     ))
 }
 
-fn id_of(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    hex::encode(&h.finalize()[..8])
-}
-
 /// The ambient toolchain for `platform` (the host).
 pub fn discover(
     python: &str,
@@ -126,7 +116,7 @@ pub fn discover(
     let cuda_id = format!(
         "ambient-cuda{}-{}",
         cuda.version,
-        id_of(&[&cuda.nvcc.display().to_string(), &cuda.version.to_string()])
+        crate::fsx::hash_id(&[&cuda.nvcc.display().to_string(), &cuda.version.to_string()])
     );
     Ok((
         Toolchain {
@@ -163,7 +153,7 @@ pub fn python_torch_layout(
     let torch_id = format!(
         "ambient-torch{}-{}",
         py.version,
-        id_of(&[&py.root.display().to_string(), &py.version])
+        crate::fsx::hash_id(&[&py.root.display().to_string(), &py.version])
     );
     Ok((torch, torch_id))
 }

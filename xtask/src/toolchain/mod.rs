@@ -25,7 +25,6 @@ pub mod msvc;
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::matrix::IndexSource;
@@ -108,15 +107,6 @@ pub struct TorchSpec {
     pub uv_platform: String,
 }
 
-fn short_hash(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0u8]);
-    }
-    hex::encode(&h.finalize()[..8])
-}
-
 impl ToolkitSpec {
     pub fn for_variant(v: &Variant) -> ToolkitSpec {
         ToolkitSpec {
@@ -138,7 +128,12 @@ impl ToolkitSpec {
             .frontend
             .map(|f| format!("{} frontend={f}", composite::RECIPE_ID));
         parts.extend(fe.as_deref());
-        format!("cuda{}-{}-{}", self.cuda, self.platform, short_hash(&parts))
+        format!(
+            "cuda{}-{}-{}",
+            self.cuda,
+            self.platform,
+            crate::fsx::hash_id(&parts)
+        )
     }
 
     pub fn describe(&self) -> String {
@@ -170,7 +165,7 @@ impl TorchSpec {
             "torch{}-{}-{}",
             self.build,
             self.platform,
-            short_hash(&["torch-v1", &build, &index, &self.uv_platform])
+            crate::fsx::hash_id(&["torch-v1", &build, &index, &self.uv_platform])
         )
     }
 }
