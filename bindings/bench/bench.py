@@ -21,17 +21,20 @@ Methods per shape (all in this one process, on the same inputs):
   f8wg_e2e    the experimental sm_90a wgmma kernel (INT8 Q.K^T, FP8 P.V;
               private precision "_fp8_wgmma"), quantization included (sm_90, d=128)
   f8wg_kern   its attention kernel alone (fp8_wgmma_kernel, from the profiler)
-  sdpa_last   with --again: torch's default SDPA timed once more, last
+  sdpa_again  with --again: torch's default SDPA a second time in the same
+              interleave (how far one method differs from itself)
 The "path" of exact and auto (attnfarm.plan) is recorded per shape.
 
 Timing: CUDA events around each call, warm-up first, >= 20 timed calls, the
-median. FLOPs = 4*b*h*Nq*Nkv*d, halved for causal (KERNELS.md). int8 results
+median. The methods of a shape take turns call by call (a rotating order), so
+GPU clock and power state, and the order of measurement, fall on all alike. FLOPs = 4*b*h*Nq*Nkv*d, halved for causal (KERNELS.md). int8 results
 are reported as TOPS, the same count.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -84,6 +87,46 @@ def time_events(fn: Callable[[], object], warmup: int, iters: int) -> List[float
         ends[i].record()
     torch.cuda.synchronize()
     return [s.elapsed_time(e) for s, e in zip(starts, ends)]
+
+
+@contextlib.contextmanager
+def routing_off():
+    """attnfarm's own kernels only (no routing to torch SDPA) inside the block."""
+    import attnfarm
+
+    before = attnfarm.torch_routing_enabled()
+    attnfarm.set_torch_routing(False)
+    try:
+        yield
+    finally:
+        attnfarm.set_torch_routing(before)
+
+
+def time_interleaved(methods: Dict[str, tuple], rounds: int) -> Dict[str, List[float]]:
+    """CUDA-event time (ms) of single calls, the methods taking turns.
+
+    Each round calls every method once, in an order rotated by one each
+    round, so clock and power state, L2 contents and the order of measurement
+    fall on all methods alike (timing each method in its own block let the
+    first one measured run at a higher clock). `methods`: name -> (fn,
+    setting), where setting(name) is the context one call runs under; it is
+    entered and left outside the timed region.
+    """
+    names = list(methods)
+    pairs = {n: [] for n in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[: r % len(names)] if names else []
+        for n in order:
+            fn, setting = methods[n]
+            with setting(n):
+                start = torch.cuda.Event(enable_timing=True)
+                end = torch.cuda.Event(enable_timing=True)
+                start.record()
+                fn()
+                end.record()
+            pairs[n].append((start, end))
+    torch.cuda.synchronize()
+    return {n: [a.elapsed_time(b) for a, b in ev] for n, ev in pairs.items()}
 
 
 def kernel_times(fn: Callable[[], object], name_part: str, iters: int) -> List[float]:
@@ -175,39 +218,46 @@ def bench_shape(s: Dict, warmup: int, min_iters: int, budget_s: float = 0.5, aga
     if s["d"] == 128 and fp8_wgmma_available():
         methods["f8wg_e2e"] = lambda: torch.ops.attnfarm.fwd(q, k, v, s["causal"], None, "_fp8_wgmma", False, "HND")[0]
     backends = {"sdpa_flash": SDPBackend.FLASH_ATTENTION, "sdpa_cudnn": SDPBackend.CUDNN_ATTENTION}
+    if again:  # torch's default twice in the same interleave: the spread of one method against itself
+        methods["sdpa_again"] = sdpa
     row: Dict = dict(shape=s, flops=f, results={}, paths={})
     for p in ("exact", "auto"):
         row["paths"][p] = attnfarm.plan(q, k, v, causal=s["causal"], precision=p)
-    ref = None
-    for name, fn in methods.items():
+
+    def setting(name: str):
+        """The state one call of `name` runs under: a backend choice or routing off."""
+        if name in backends:
+            return sdpa_kernel([backends[name]])
+        if name == "exact_kern":
+            return routing_off()
+        return contextlib.nullcontext()
+
+    outs: Dict[str, object] = {}
+    one: Dict[str, float] = {}
+    for name, fn in list(methods.items()):
         try:
-            ctx = sdpa_kernel([backends[name]]) if name in backends else None
-            routing = attnfarm.torch_routing_enabled()
-            if name == "exact_kern":
-                attnfarm.set_torch_routing(False)
-            if ctx is not None:
-                ctx.__enter__()
-            try:
-                t0 = time.perf_counter()
-                fn()
+            with setting(name):
+                for _ in range(warmup):
+                    fn()
                 torch.cuda.synchronize()
-                one = max(time.perf_counter() - t0, 1e-4)
-                iters = max(min_iters, min(200, int(budget_s / one)))
-                ts = time_events(fn, warmup, iters)
-                out = fn()
-            finally:
-                if ctx is not None:
-                    ctx.__exit__(None, None, None)
-                attnfarm.set_torch_routing(routing)
-            med = statistics.median(ts)
-            res = dict(median_ms=med, iters=iters, tflops=f / med / 1e9)
-            if name == "sdpa":
-                ref = out
-            elif ref is not None:
-                res["cos_vs_sdpa"] = cos(out, ref)
-            row["results"][name] = res
+                t0 = time.perf_counter()
+                outs[name] = fn()
+                torch.cuda.synchronize()
+                one[name] = max(time.perf_counter() - t0, 1e-5)
         except Exception as e:  # an unsupported backend/shape is a result, not a crash
             row["results"][name] = dict(error=f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
+            del methods[name]
+    # Enough rounds to cover ~budget_s per method, at least min_iters, at most 200.
+    rounds = max(min_iters, min(200, int(budget_s * max(len(one), 1) / max(sum(one.values()), 1e-5))))
+    times = time_interleaved({n: (methods[n], setting) for n in methods}, rounds)
+    ref = outs.get("sdpa")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        res = dict(median_ms=med, iters=len(ts), tflops=f / med / 1e9)
+        if name != "sdpa" and ref is not None:
+            res["cos_vs_sdpa"] = cos(outs[name], ref)
+        row["results"][name] = res
+    outs.clear()
     try:
         kt = kernel_times(methods["int8_e2e"], "attn_fwd_kernel", max(10, min_iters // 2))
         if kt:
@@ -234,10 +284,6 @@ def bench_shape(s: Dict, warmup: int, min_iters: int, budget_s: float = 0.5, aga
             row["results"]["f8wg_kern"] = dict(median_ms=med, iters=len(kt), tflops=f / med / 1e9)
         except Exception as e:
             row["results"]["f8wg_kern"] = dict(error=f"{type(e).__name__}: {e}")
-    if again:  # torch default once more, last: does the order of measurement matter?
-        ts = time_events(sdpa, warmup, min_iters)
-        med = statistics.median(ts)
-        row["results"]["sdpa_last"] = dict(median_ms=med, iters=min_iters, tflops=f / med / 1e9)
     del q, k, v, ref
     torch.cuda.empty_cache()
     return row
@@ -267,7 +313,7 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--iters", type=int, default=20, help="at least this many timed calls (default 20)")
     ap.add_argument("--only-d", type=int, default=0, help="only shapes of this head_dim")
-    ap.add_argument("--again", action="store_true", help="time torch's default SDPA a second time, last (sdpa_last)")
+    ap.add_argument("--again", action="store_true", help="time torch's default SDPA twice in the same interleave (sdpa_again)")
     ap.add_argument("--budget", type=float, default=0.5, help="seconds of timed calls per method, when more than --iters fit (default 0.5)")
     args = ap.parse_args(argv)
     if args.iters < 20:
@@ -295,13 +341,13 @@ def main(argv=None) -> int:
     if fp8_wgmma_available():
         cols += ["f8wg_e2e", "f8wg_kern"]
     if args.again:
-        cols += ["sdpa_last"]
+        cols += ["sdpa_again"]
     short = dict(sdpa="sdpa", sdpa_cudnn="cudnn", sdpa_flash="flash", exact="exact", exact_kern="exKrn",
                  int8_e2e="i8e2e", int8_kern="i8krn", auto="auto", i8f8_e2e="f8e2e", i8f8_kern="f8krn",
-                 f8wg_e2e="f8wgE", f8wg_kern="f8wgK", sdpa_last="sdLast")
+                 f8wg_e2e="f8wgE", f8wg_kern="f8wgK", sdpa_again="sdAgn")
     heads = " ".join(f"{short.get(c, c[:6]):>6}" for c in cols)
     ratios = ["exact", "exact_kern", "int8_e2e", "auto"] + extra + [
-        c for c in ("i8f8_e2e", "f8wg_e2e", "f8wg_kern") if c in cols
+        c for c in ("i8f8_e2e", "f8wg_e2e", "f8wg_kern", "sdpa_again") if c in cols
     ]
     rheads = " ".join(f"{short.get(c, c[:6]) + '/sd':>8}" for c in ratios)
     f8i8 = f" {'f8/i8':>6}" if "i8f8_e2e" in cols else ""
