@@ -14,6 +14,7 @@ pub mod farm;
 pub mod fsx;
 pub mod index;
 pub mod matrix;
+pub mod names;
 pub mod plan;
 pub mod platform;
 pub mod progress;

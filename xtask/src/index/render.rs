@@ -222,6 +222,17 @@ pub fn landing_page(
          <code>cu13</code> serves CUDA 13.x builds. Install torch first; these commands never \
          change it.</p>\n",
     );
+    if entries
+        .iter()
+        .any(|e| super::urls::is_relative(&e.index_url))
+    {
+        out.push_str(
+            "<p>This is a local index: its links and index URLs are relative to this page. \
+             Serve this directory (e.g. <code>python -m http.server</code> in it) and put the \
+             URL it is served at in front of the index URL, or run the commands from this \
+             directory.</p>\n",
+        );
+    }
     out.push_str(&sel_html);
     if helper {
         out.push_str(

@@ -1,9 +1,12 @@
-//! When to retry a GitHub request and how long to wait first. The clock is
-//! injected so tests run the waits virtually.
+//! When to retry a GitHub request and how long to wait first, and the one
+//! loop that does it ([`retry_loop`]). The clock is injected so tests run
+//! the waits virtually.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::api::ApiError;
+use super::PublishError;
+use crate::progress::Progress;
 
 /// Time as the retry loop sees it.
 #[allow(async_fn_in_trait)]
@@ -107,6 +110,89 @@ impl RetryPolicy {
             v => v,
         }
     }
+}
+
+/// How one attempt failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The request failed: the policy's [`Verdict`] says whether and when
+    /// to try again.
+    Api(ApiError),
+    /// The request conflicts with what an earlier attempt left: try again
+    /// at once (the next attempt looks first), while attempts are left.
+    Conflict(ApiError),
+    /// Stop the run.
+    Fatal(PublishError),
+}
+
+/// Runs `f(attempt)` (from 1) until it succeeds or the policy gives up,
+/// sleeping on `clock` between attempts and saying why on `progress`.
+pub(crate) async fn retry_loop<T, F, Fut>(
+    clock: &impl Clock,
+    policy: &RetryPolicy,
+    progress: &dyn Progress,
+    what: &str,
+    mut f: F,
+) -> Result<T, PublishError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Failure>>,
+{
+    let mut attempt = 1;
+    loop {
+        let err = match f(attempt).await {
+            Ok(v) => return Ok(v),
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Conflict(e)) if attempt >= policy.attempts => {
+                return Err(PublishError::Api {
+                    what: what.to_string(),
+                    source: Box::new(e),
+                })
+            }
+            Err(Failure::Conflict(_)) => {
+                attempt += 1;
+                continue;
+            }
+            Err(Failure::Api(e)) => e,
+        };
+        match policy.verdict(&err, attempt, clock.now_unix()) {
+            Verdict::Fatal => {
+                return Err(PublishError::Api {
+                    what: format!("{what} (attempt {attempt})"),
+                    source: Box::new(err),
+                })
+            }
+            Verdict::After(d, why) => {
+                progress.note(&format!(
+                    "{what}: {err}; {why}: retrying in {}s (attempt {}/{})",
+                    d.as_secs(),
+                    attempt + 1,
+                    policy.attempts
+                ));
+                clock.sleep(d).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// [`retry_loop`] for one request whose every failure the policy judges.
+pub(crate) async fn with_retry<T, F, Fut>(
+    clock: &impl Clock,
+    policy: &RetryPolicy,
+    progress: &dyn Progress,
+    what: &str,
+    mut f: F,
+) -> Result<T, PublishError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    retry_loop(clock, policy, progress, what, |_| {
+        let request = f();
+        async move { request.await.map_err(Failure::Api) }
+    })
+    .await
 }
 
 #[cfg(test)]
