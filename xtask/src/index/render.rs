@@ -20,9 +20,6 @@ pub struct FileLink {
 
 pub use crate::fsx::html_escape as escape;
 
-/// A file name or tag as one URL path segment (`+` becomes `%2B`).
-pub use crate::fsx::percent_encode as encode_segment;
-
 const HEAD: &str = "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"pypi:repository-version\" content=\"1.0\">\n";
 
 /// `<variant>/simple/index.html`: the root listing the one project.

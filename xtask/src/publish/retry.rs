@@ -211,6 +211,79 @@ mod tests {
         }
     }
 
+    /// Records the waits instead of sleeping.
+    #[derive(Default)]
+    struct Virtual(std::cell::RefCell<Vec<u64>>);
+
+    impl Clock for Virtual {
+        fn now_unix(&self) -> u64 {
+            1_000_000
+        }
+        async fn sleep(&self, d: Duration) {
+            self.0.borrow_mut().push(d.as_secs());
+        }
+    }
+
+    /// Runs `retry_loop` over a script of failures (then success) and
+    /// returns (result, attempts made, waits).
+    fn run_script(script: Vec<Failure>) -> (Result<u32, PublishError>, u32, Vec<u64>) {
+        let clock = Virtual::default();
+        let script = std::cell::RefCell::new(script.into_iter());
+        let made = std::cell::Cell::new(0);
+        let policy = RetryPolicy::default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let r = rt.block_on(retry_loop(
+            &clock,
+            &policy,
+            &crate::progress::Silent,
+            "upload x",
+            |attempt| {
+                made.set(attempt);
+                let next = script.borrow_mut().next();
+                async move { next.map_or(Ok(attempt), Err) }
+            },
+        ));
+        (r, made.get(), clock.0.into_inner())
+    }
+
+    #[test]
+    fn one_loop_waits_on_failures_but_not_on_conflicts() {
+        let conflict = || Failure::Conflict(status(422, None, None, "already_exists"));
+        let (r, made, waits) = run_script(vec![
+            Failure::Api(status(502, None, None, "")),
+            conflict(),
+            Failure::Api(status(429, Some(7), None, "")),
+        ]);
+        assert_eq!((r.unwrap(), made), (4, 4));
+        // 2s backoff after attempt 1, none after the conflict, retry-after 7s.
+        assert_eq!(waits, [2, 7]);
+
+        let (r, made, waits) = run_script((0..6).map(|_| conflict()).collect());
+        assert_eq!(
+            (made, waits.len()),
+            (6, 0),
+            "bounded by the attempts, unwaited"
+        );
+        assert!(r.unwrap_err().to_string().starts_with("upload x: "));
+
+        let (r, made, _) = run_script(vec![Failure::Api(status(404, None, None, "Not Found"))]);
+        assert_eq!(made, 1);
+        assert!(r
+            .unwrap_err()
+            .to_string()
+            .starts_with("upload x (attempt 1): "));
+
+        let (r, made, _) = run_script(vec![Failure::Fatal(PublishError::Renamed {
+            sent: "a".into(),
+            got: "b".into(),
+        })]);
+        assert_eq!(made, 1);
+        assert!(matches!(r, Err(PublishError::Renamed { .. })));
+    }
+
     #[test]
     fn verdicts() {
         let p = RetryPolicy::default();
