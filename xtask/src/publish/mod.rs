@@ -32,8 +32,7 @@ use api::{ApiError, AssetInfo, ReleaseApi, ReleaseInfo};
 pub use reconcile::{
     check_capacity, digest_text, reconcile, Action, ReconcileOptions, RemoteAsset,
 };
-pub(crate) use retry::with_retry;
-use retry::{retry_loop, Clock, Failure, RetryPolicy};
+use retry::{retry_loop, with_retry, Clock, Failure, RetryPolicy};
 
 /// GitHub refuses assets of 2 GiB or more.
 pub const MAX_ASSET_BYTES: u64 = 2 << 30;
