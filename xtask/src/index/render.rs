@@ -224,10 +224,10 @@ pub fn landing_page(
         .any(|e| super::urls::is_relative(&e.index_url))
     {
         out.push_str(
-            "<p>This is a local index: its links and index URLs are relative to this page. \
-             Serve this directory (e.g. <code>python -m http.server</code> in it) and put the \
-             URL it is served at in front of the index URL, or run the commands from this \
-             directory.</p>\n",
+            "<p>This is a local index: its links and index URLs are relative to this page, \
+             and the wheels lie in <code>../wheels/</code>. Serve the directory above this one \
+             (e.g. <code>python -m http.server</code> there) and put the URL of this page's \
+             directory in front of an index URL, or run the commands from this directory.</p>\n",
         );
     }
     out.push_str(&sel_html);
