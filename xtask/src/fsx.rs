@@ -1,6 +1,6 @@
 //! Small helpers every module needs once: atomic file writes, one naming
-//! scheme for temporary siblings, content ids, URL percent-encoding and
-//! HTML escaping. Each job has exactly one implementation here.
+//! scheme for temporary siblings, content ids, URL percent-encoding (and
+//! decoding) and HTML escaping. Each job has exactly one implementation here.
 
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -54,6 +54,25 @@ pub fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// The inverse of [`percent_encode`] for any `%XX` escapes; `None` for a
+/// broken escape or bytes that are not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -129,6 +148,13 @@ mod tests {
             "attnfarm-1.0%2Bcu130torch2.11-cp39-abi3-x.whl"
         );
         assert_eq!(percent_encode("a b/é~"), "a%20b%2F%C3%A9~");
+        for s in ["a b/é~+", "attnfarm-1.0+cu130.whl", ""] {
+            assert_eq!(percent_decode(&percent_encode(s)).as_deref(), Some(s));
+        }
+        assert_eq!(percent_decode("a%2bb/c").as_deref(), Some("a+b/c"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%FF"), None);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! Modules follow the flow (see ARCHITECTURE.md): `matrix` → `plan` →
 //! `toolchain` → `build` → `audit` → `wheel` → `index` → `publish`, with `ci`
 //! generating the workflows. Pure modules do no I/O: `versions`, `platform`,
-//! `matrix` (given text), `plan`, `wheel::filename`, `wheel::metadata`,
-//! `index::render`.
+//! `matrix` (given text), `plan`, `names`, `wheel::filename`,
+//! `wheel::metadata`, `index::render`, `index::urls`, `publish::reconcile`.
 
 pub mod audit;
 pub mod build;
@@ -14,6 +14,7 @@ pub mod farm;
 pub mod fsx;
 pub mod index;
 pub mod matrix;
+pub mod names;
 pub mod plan;
 pub mod platform;
 pub mod progress;

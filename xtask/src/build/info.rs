@@ -10,7 +10,7 @@ fn py_str(s: &str) -> String {
 
 /// `<pages>/<variant id>/simple/`, with exactly one `/` between parts.
 pub fn index_url(pages: &str, id: &str) -> String {
-    format!("{}/{id}/simple/", pages.trim_end_matches('/'))
+    crate::index::urls::variant_index(pages, id)
 }
 
 /// Renders the module. `torch_built_with` is the torch tree's own

@@ -41,9 +41,7 @@ impl CiCmd {
             }
             let dir = path.parent().context("workflow path has a parent")?;
             fs_err::create_dir_all(dir)?;
-            let tmp = dir.join(format!(".{}.tmp", std::process::id()));
-            fs_err::write(&tmp, &g.text)?;
-            fs_err::rename(&tmp, &path)?;
+            crate::fsx::write_atomic(&path, g.text.as_bytes())?;
             eprintln!("wrote {}", g.path);
         }
         if self.shellcheck {

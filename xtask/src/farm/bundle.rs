@@ -92,10 +92,7 @@ pub fn extract(bytes: &[u8], root: &Path) -> Result<PathBuf, anyhow::Error> {
     }
     let files = entries(bytes)?;
     fs_err::create_dir_all(root)?;
-    let tmp = root.join(format!(".tmp-{}-{}", digest(bytes), std::process::id()));
-    if tmp.exists() {
-        fs_err::remove_dir_all(&tmp)?;
-    }
+    let tmp = crate::fsx::temp_sibling(&dir);
     for (p, data) in &files {
         let dest = tmp.join(p);
         if let Some(parent) = dest.parent() {

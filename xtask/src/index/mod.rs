@@ -19,16 +19,19 @@
 
 pub mod render;
 pub mod site;
+pub mod urls;
 
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::fsx::{temp_sibling, write_atomic};
 use crate::plan::Plan;
 use crate::wheel::inspect::{inspect_wheel, InspectError};
 use crate::wheel::sha256_file;
 use render::FileLink;
 use site::{SiteWheel, VariantEntry};
+pub use urls::{release_url, BaseUrl};
 
 /// The placeholder in `install/install.py` replaced by the index's base URL.
 pub const HELPER_BASE_PLACEHOLDER: &str = "__ATTNFARM_INDEX_BASE__";
@@ -49,15 +52,6 @@ pub enum IndexError {
     },
 }
 
-/// Where index links point.
-#[derive(Debug, Clone, PartialEq, Eq, clap::ValueEnum)]
-pub enum BaseUrl {
-    /// GitHub release assets: `https://github.com/<owner>/<repo>/releases/download/<tag>/<file>`.
-    Release,
-    /// Relative paths into `<dist>/wheels/`, for serving `<dist>` itself.
-    Local,
-}
-
 /// What `write_index` did.
 #[derive(Debug)]
 pub struct IndexReport {
@@ -67,19 +61,6 @@ pub struct IndexReport {
     pub missing: Vec<String>,
     pub landing: PathBuf,
 }
-
-/// Release asset URL of a file.
-pub fn release_url(plan: &Plan, file: &str) -> String {
-    format!(
-        "https://github.com/{}/{}/releases/download/{}/{}",
-        plan.release.owner,
-        plan.release.repo,
-        render::encode_segment(&plan.release.tag_for(&plan.package.version)),
-        render::encode_segment(file)
-    )
-}
-
-use crate::fsx::write_atomic;
 
 /// Writes the indexes for every wheel in `<dist>/wheels/`.
 ///
@@ -92,7 +73,7 @@ pub fn write_index(
     base: BaseUrl,
     helper: Option<&Path>,
 ) -> Result<IndexReport, IndexError> {
-    let wheels_dir = dist.join("wheels");
+    let wheels_dir = dist.join(urls::WHEELS_DIR);
     let mut wheels: Vec<SiteWheel> = Vec::new();
     let mut sums = Vec::new();
     let names = crate::wheel::list_wheels(&wheels_dir)?;
@@ -121,11 +102,7 @@ pub fn write_index(
         let meta_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&info.metadata));
         sums.push((name.clone(), sha256.clone()));
         sums.push((meta_name, meta_sha.clone()));
-        let url = match base {
-            BaseUrl::Release => release_url(plan, name),
-            // From <dist>/index/<id>/simple/<project>/ up to <dist>/wheels/.
-            BaseUrl::Local => format!("../../../../wheels/{}", render::encode_segment(name)),
-        };
+        let url = urls::wheel_url(base, plan, name);
         wheels.push(SiteWheel {
             tag: tag.clone(),
             link: FileLink {
@@ -137,22 +114,18 @@ pub fn write_index(
             },
         });
     }
-    let index_base = match base {
-        BaseUrl::Release => plan.release.pages.clone(),
-        BaseUrl::Local => "http://127.0.0.1:8000/index/".to_string(),
-    };
-    let (entries, _) = site::entries(plan, &wheels, &index_base);
+    let (entries, _) = site::entries(plan, &wheels, &urls::site_base(base, plan));
     let helper_text = match helper.filter(|h| h.is_file()) {
         Some(h) => {
             let text = fs_err::read_to_string(h)?;
-            Some(match base {
-                BaseUrl::Release => text.replace(HELPER_BASE_PLACEHOLDER, &plan.release.pages),
-                BaseUrl::Local => text,
+            Some(match urls::helper_base(base, plan) {
+                Some(b) => text.replace(HELPER_BASE_PLACEHOLDER, b),
+                None => text,
             })
         }
         None => None,
     };
-    let index_dir = dist.join("index");
+    let index_dir = dist.join(urls::SITE_DIR);
     write_tree(plan, &index_dir, &entries, helper_text.as_deref())?;
     let report = IndexReport {
         variants: entries
@@ -193,24 +166,25 @@ pub fn write_tree(
         _ => PathBuf::from("."),
     };
     fs_err::create_dir_all(&parent)?;
-    let leaf = dir
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .to_string();
-    let staging = parent.join(format!(".{leaf}.{}.tmp", std::process::id()));
-    if staging.exists() {
-        fs_err::remove_dir_all(&staging)?;
-    }
+    let staging = temp_sibling(dir);
     fs_err::create_dir_all(&staging)?;
     let project = &plan.package.name;
     for e in entries {
         let simple = staging.join(&e.id).join("simple");
         fs_err::create_dir_all(simple.join(project))?;
         fs_err::write(simple.join("index.html"), render::root_page(project))?;
+        // Entry URLs are relative to the site root; the page lies deeper.
+        let links: Vec<FileLink> = e
+            .links()
+            .into_iter()
+            .map(|l| FileLink {
+                url: urls::from_page(&l.url, urls::PROJECT_PAGE_DEPTH),
+                ..l
+            })
+            .collect();
         fs_err::write(
             simple.join(project).join("index.html"),
-            render::project_page(project, &e.links()),
+            render::project_page(project, &links),
         )?;
     }
     if let Some(text) = helper {
@@ -225,7 +199,7 @@ pub fn write_tree(
         staging.join("variants.json"),
         site::variants_json(project, entries),
     )?;
-    let old = parent.join(format!(".{leaf}.{}.old", std::process::id()));
+    let old = temp_sibling(dir);
     if dir.exists() {
         fs_err::rename(dir, &old)?;
     }

@@ -20,9 +20,6 @@ pub struct FileLink {
 
 pub use crate::fsx::html_escape as escape;
 
-/// A file name or tag as one URL path segment (`+` becomes `%2B`).
-pub use crate::fsx::percent_encode as encode_segment;
-
 const HEAD: &str = "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"pypi:repository-version\" content=\"1.0\">\n";
 
 /// `<variant>/simple/index.html`: the root listing the one project.
@@ -222,6 +219,17 @@ pub fn landing_page(
          <code>cu13</code> serves CUDA 13.x builds. Install torch first; these commands never \
          change it.</p>\n",
     );
+    if entries
+        .iter()
+        .any(|e| super::urls::is_relative(&e.index_url))
+    {
+        out.push_str(
+            "<p>This is a local index: its links and index URLs are relative to this page, \
+             and the wheels lie in <code>../wheels/</code>. Serve the directory above this one \
+             (e.g. <code>python -m http.server</code> there) and put the URL of this page's \
+             directory in front of an index URL, or run the commands from this directory.</p>\n",
+        );
+    }
     out.push_str(&sel_html);
     if helper {
         out.push_str(

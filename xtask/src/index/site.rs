@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::render::{encode_segment, FileLink};
+use super::render::FileLink;
+use super::urls::{asset_url, variant_index};
 use crate::plan::{Plan, Variant};
 use crate::wheel::filename::WheelFilename;
 
@@ -162,7 +163,8 @@ pub struct Unplaced {
 /// with its wheels newest first. A wheel is placed by its file name (local
 /// label and platform tag); facts the name does not carry (Python floor,
 /// arches) come from the plan for the variants it still has. `index_base`:
-/// the URL the site is served from (ends with `/`).
+/// the URL the site is served from (empty: relative to the site root; see
+/// [`super::urls::site_base`]).
 pub fn entries(
     plan: &Plan,
     wheels: &[SiteWheel],
@@ -232,7 +234,7 @@ pub fn entries(
                 .map(|v| v.arches.iter().map(|a| a.to_string()).collect())
                 .unwrap_or_default(),
             ptx: planned.and_then(|v| v.ptx.map(|a| a.to_string())),
-            index_url: format!("{index_base}{id}/simple/"),
+            index_url: variant_index(index_base, &id),
             wheels: Vec::new(),
         });
         if entry.wheels.iter().any(|e| e.file == w.link.file) {
@@ -308,15 +310,6 @@ pub fn variants_json(project: &str, entries: &[VariantEntry]) -> String {
     .expect("plain data serialises");
     s.push('\n');
     s
-}
-
-/// Release asset URL of `file` in release `tag` of `owner/repo`.
-pub fn asset_url(owner: &str, repo: &str, tag: &str, file: &str) -> String {
-    format!(
-        "https://github.com/{owner}/{repo}/releases/download/{}/{}",
-        encode_segment(tag),
-        encode_segment(file)
-    )
 }
 
 /// Every plan variant with a placeholder wheel (zero digest, this

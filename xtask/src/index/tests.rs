@@ -106,22 +106,114 @@ fn local_links_are_relative_and_resolve() {
     write_index(&plan, &dist, BaseUrl::Local, None).unwrap();
     let page_dir = dist.join("index/cu12-torch2.9-linux_x86_64/simple/attnfarm");
     let html = fs_err::read_to_string(page_dir.join("index.html")).unwrap();
-    let href = html
-        .split("href=\"")
-        .nth(1)
-        .unwrap()
-        .split('#')
-        .next()
-        .unwrap();
+    let href = hrefs(&html).remove(0);
+    // <dist>/index/<id>/simple/<project>/ is four levels below <dist>.
     assert!(
         href.starts_with("../../../../wheels/attnfarm-2026.1.0%2Bcu128torch2.9-"),
         "{href}"
     );
-    let decoded = href.replace("%2B", "+");
     assert_eq!(
-        fs_err::canonicalize(page_dir.join(decoded)).unwrap(),
+        resolve(&page_dir, &href),
         fs_err::canonicalize(&w.path).unwrap()
     );
+    // The landing page and variants.json sit at the site root: one level.
+    let landing = fs_err::read_to_string(dist.join("index/index.html")).unwrap();
+    assert!(
+        landing.contains("href=\"../wheels/attnfarm-2026.1.0%2Bcu128torch2.9-"),
+        "{landing}"
+    );
+    assert!(!landing.contains("127.0.0.1"), "{landing}");
+    assert!(
+        landing.contains("--index-url cu12-torch2.9-linux_x86_64/simple/ attnfarm"),
+        "{landing}"
+    );
+}
+
+/// Every `href` of `html`, fragment cut, entities decoded.
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .map(|rest| {
+            let value = &rest[..rest.find('"').unwrap()];
+            crate::fsx::html_unescape(value.split('#').next().unwrap())
+        })
+        .collect()
+}
+
+/// `href` (percent-encoded, relative) resolved against `dir` as a browser
+/// or pip would against the page's URL; a directory means its
+/// `index.html`. Panics if nothing exists there.
+fn resolve(dir: &Path, href: &str) -> PathBuf {
+    assert!(urls::is_relative(href), "a local link is absolute: {href}");
+    let decoded = crate::fsx::percent_decode(href).unwrap();
+    let mut p = dir.join(&decoded);
+    if decoded.is_empty() || decoded.ends_with('/') {
+        p.push("index.html");
+    }
+    fs_err::canonicalize(&p)
+        .unwrap_or_else(|e| panic!("`{href}` from {} leads nowhere: {e}", dir.display()))
+}
+
+#[test]
+fn every_local_link_resolves_to_a_file() {
+    let plan = default_plan();
+    let dist = tmp("hrefs");
+    for id in [
+        "cu12-torch2.9-linux_x86_64",
+        "cu13-torchstable2.10-linux_x86_64",
+    ] {
+        fixture_wheel(&plan, id, &dist.join("wheels"));
+    }
+    let helper = dist.join("install.py");
+    fs_err::write(&helper, "print('helper')\n").unwrap();
+    write_index(&plan, &dist, BaseUrl::Local, Some(&helper)).unwrap();
+    let root = fs_err::canonicalize(&dist).unwrap();
+    let mut pages = vec![dist.join("index")];
+    let mut checked = 0;
+    while let Some(dir) = pages.pop() {
+        for e in fs_err::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                pages.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "html") {
+                continue;
+            }
+            let html = fs_err::read_to_string(&p).unwrap();
+            for href in hrefs(&html) {
+                let target = resolve(&dir, &href);
+                assert!(
+                    target.starts_with(&root),
+                    "{href} leaves {}",
+                    root.display()
+                );
+                assert!(target.is_file(), "{href} from {}", p.display());
+                checked += 1;
+            }
+        }
+    }
+    // 2 project pages + 2 root pages + the landing page (2 wheels, install.py, variants.json).
+    assert_eq!(checked, 2 + 2 + 4);
+    // variants.json's URLs are relative to where it lies, too.
+    let site = dist.join("index");
+    let json: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(site.join("variants.json")).unwrap()).unwrap();
+    for v in json["variants"].as_array().unwrap() {
+        let index = v["index_url"].as_str().unwrap();
+        assert!(resolve(&site, index).is_file(), "{index}");
+        assert!(
+            resolve(&site, &format!("{index}attnfarm/")).is_file(),
+            "{index}"
+        );
+        for w in v["wheels"].as_array().unwrap() {
+            let url = w["url"].as_str().unwrap();
+            assert!(
+                resolve(&site, url).starts_with(root.join("wheels")),
+                "{url}"
+            );
+        }
+    }
 }
 
 #[test]

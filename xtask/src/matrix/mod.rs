@@ -412,23 +412,8 @@ struct Validator<'a> {
     problems: Vec<Problem>,
 }
 
-/// Lowercase, runs of `-`, `_`, `.` folded to one `-` (PEP 503).
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::new();
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
-}
+/// PEP 503 (see [`crate::names`]).
+pub use crate::names::normalize as normalize_name;
 
 /// Whether `v` is a public PEP 440 version in normalised form
 /// (`N(.N)*[{a|b|rc}N][.postN][.devN]`).
@@ -637,7 +622,11 @@ impl Validator<'_> {
     fn package(&mut self, raw: RawPackage) -> Option<Package> {
         let name = normalize_name(&raw.name);
         let mut ok = true;
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        if name.is_empty()
+            || name.starts_with('-')
+            || name.ends_with('-')
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
             self.at(
                 "package.name",
                 format!("invalid distribution name `{}`", raw.name),

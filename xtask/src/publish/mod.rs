@@ -9,15 +9,18 @@
 //! re-inspected (RECORD, name) and must agree with `SHA256SUMS` before the
 //! first request that changes anything.
 //!
-//! The HTTP side is [`api::ReleaseApi`]; the waits are [`retry::Clock`]'s.
+//! What to do is decided by [`reconcile::reconcile`] (pure) from the two
+//! asset lists; this module reads them, executes the actions and checks
+//! the result. The HTTP side is [`api::ReleaseApi`]; retries and waits are
+//! [`retry`]'s.
 
 pub mod api;
 pub mod notes;
+pub mod reconcile;
 pub mod retry;
 pub mod site;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -26,7 +29,10 @@ use crate::progress::Progress;
 use crate::wheel::inspect::inspect_wheel;
 use crate::wheel::sha256_file;
 use api::{ApiError, AssetInfo, ReleaseApi, ReleaseInfo};
-use retry::{Clock, RetryPolicy, Verdict};
+pub use reconcile::{
+    check_capacity, digest_text, reconcile, Action, ReconcileOptions, RemoteAsset,
+};
+use retry::{retry_loop, with_retry, Clock, Failure, RetryPolicy};
 
 /// GitHub refuses assets of 2 GiB or more.
 pub const MAX_ASSET_BYTES: u64 = 2 << 30;
@@ -74,71 +80,6 @@ pub struct LocalAsset {
     /// Lower-case hex.
     pub sha256: String,
     pub size: u64,
-}
-
-/// What a run does (or, with `--dry-run`, would do), in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    CreateDraft {
-        tag: String,
-    },
-    DeleteLeftover {
-        name: String,
-        id: u64,
-        state: String,
-        size: u64,
-    },
-    Skip {
-        name: String,
-        sha256: String,
-    },
-    Replace {
-        name: String,
-        theirs: String,
-        ours: String,
-    },
-    Upload {
-        name: String,
-        size: u64,
-        sha256: String,
-    },
-    Publish {
-        tag: String,
-    },
-    SetNotes {
-        tag: String,
-        bytes: usize,
-    },
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Action::CreateDraft { tag } => write!(f, "create draft release {tag}"),
-            Action::DeleteLeftover {
-                name,
-                id,
-                state,
-                size,
-            } => write!(
-                f,
-                "delete leftover asset {name} (id {id}, state {state}, {size} bytes)"
-            ),
-            Action::Skip { name, sha256 } => {
-                write!(f, "keep {name} (sha256:{sha256} already there)")
-            }
-            Action::Replace { name, theirs, ours } => {
-                write!(f, "replace {name} ({theirs} -> sha256:{ours})")
-            }
-            Action::Upload { name, size, sha256 } => {
-                write!(f, "upload {name} ({size} bytes, sha256:{sha256})")
-            }
-            Action::Publish { tag } => write!(f, "publish release {tag} (draft -> false)"),
-            Action::SetNotes { tag, bytes } => {
-                write!(f, "set the release notes of {tag} ({bytes} bytes)")
-            }
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -357,44 +298,6 @@ fn index_metadata_refs(index: &Path) -> Result<BTreeSet<String>, PublishError> {
     Ok(out)
 }
 
-/// Runs `f` until it succeeds or the policy gives up, sleeping on `clock`.
-pub(crate) async fn with_retry<T, F, Fut>(
-    clock: &impl Clock,
-    policy: &RetryPolicy,
-    progress: &dyn Progress,
-    what: &str,
-    mut f: F,
-) -> Result<T, PublishError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, ApiError>>,
-{
-    let mut attempt = 1;
-    loop {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) => match policy.verdict(&e, attempt, clock.now_unix()) {
-                Verdict::Fatal => {
-                    return Err(PublishError::Api {
-                        what: format!("{what} (attempt {attempt})"),
-                        source: Box::new(e),
-                    })
-                }
-                Verdict::After(d, why) => {
-                    progress.note(&format!(
-                        "{what}: {e}; {why}: retrying in {}s (attempt {}/{})",
-                        d.as_secs(),
-                        attempt + 1,
-                        policy.attempts
-                    ));
-                    clock.sleep(d).await;
-                    attempt += 1;
-                }
-            },
-        }
-    }
-}
-
 /// The release for `tag`, drafts included (listing, not get-by-tag).
 async fn find_release(
     api: &impl ReleaseApi,
@@ -440,10 +343,6 @@ pub(crate) async fn list_assets(
     }
 }
 
-fn digest_text(a: &AssetInfo) -> String {
-    a.digest.clone().unwrap_or_else(|| "no digest".into())
-}
-
 /// Publishes `opts.dist` to the release `opts.tag`. With `dry_run`, only
 /// reads and returns the actions a real run would take.
 pub async fn publish(
@@ -458,75 +357,34 @@ pub async fn publish(
         Some(r) => list_assets(api, clock, opts, progress, r.id).await?,
         None => Vec::new(),
     };
-
-    let mut actions = Vec::new();
-    if release.is_none() {
-        actions.push(Action::CreateDraft {
-            tag: opts.tag.clone(),
-        });
-    }
-    let (leftovers, good): (Vec<&AssetInfo>, Vec<&AssetInfo>) =
-        remote.iter().partition(|a| a.is_leftover());
-    for a in &leftovers {
-        actions.push(Action::DeleteLeftover {
-            name: a.name.clone(),
-            id: a.id,
-            state: a.state.clone(),
-            size: a.size,
-        });
-    }
-    let names: BTreeSet<&str> = local
+    check_capacity(&local, &remote, &opts.tag, &opts.dist.display().to_string())?;
+    let mut actions = reconcile(
+        &local,
+        &remote,
+        &ReconcileOptions {
+            tag: &opts.tag,
+            release: release.as_ref(),
+            replace: opts.replace,
+            notes: opts.notes.as_deref(),
+        },
+    );
+    let mismatches: Vec<String> = actions
         .iter()
-        .map(|a| a.name.as_str())
-        .chain(good.iter().map(|a| a.name.as_str()))
+        .filter(|a| matches!(a, Action::Refuse { .. }))
+        .map(Action::to_string)
         .collect();
-    if names.len() > MAX_ASSETS {
-        return Err(PublishError::Refused {
-            dist: opts.dist.display().to_string(),
-            problems: vec![format!(
-                "release {} would hold {} assets ({} ours, {} others already there); GitHub allows {MAX_ASSETS}: split the matrix across releases",
-                opts.tag,
-                names.len(),
-                local.len(),
-                names.len() - local.len()
-            )],
-        });
-    }
-    let mut mismatches = Vec::new();
-    for a in &local {
-        match good.iter().find(|r| r.name == a.name) {
-            Some(r) if r.sha256() == Some(a.sha256.as_str()) => actions.push(Action::Skip {
-                name: a.name.clone(),
-                sha256: a.sha256.clone(),
-            }),
-            Some(r) if opts.replace => actions.push(Action::Replace {
-                name: a.name.clone(),
-                theirs: digest_text(r),
-                ours: a.sha256.clone(),
-            }),
-            Some(r) => mismatches.push(format!(
-                "{}: GitHub has {}, ours is sha256:{}",
-                a.name,
-                digest_text(r),
-                a.sha256
-            )),
-            None => actions.push(Action::Upload {
-                name: a.name.clone(),
-                size: a.size,
-                sha256: a.sha256.clone(),
-            }),
-        }
-    }
     if !mismatches.is_empty() {
         return Err(PublishError::Mismatch {
             tag: opts.tag.clone(),
             mismatches,
         });
     }
-    let others: Vec<&str> = good
+    let others: Vec<&str> = actions
         .iter()
-        .filter(|r| !local.iter().any(|a| a.name == r.name))
-        .map(|r| r.name.as_str())
+        .filter_map(|a| match a {
+            Action::LeaveAlone { name } => Some(name.as_str()),
+            _ => None,
+        })
         .collect();
     if !others.is_empty() {
         progress.note(&format!(
@@ -535,21 +393,7 @@ pub async fn publish(
             others.join(", ")
         ));
     }
-    if release.as_ref().is_none_or(|r| r.draft) {
-        actions.push(Action::Publish {
-            tag: opts.tag.clone(),
-        });
-    }
-    if let Some(n) = opts
-        .notes
-        .as_ref()
-        .filter(|n| release.as_ref().and_then(|r| r.body.as_ref()) != Some(*n))
-    {
-        actions.push(Action::SetNotes {
-            tag: opts.tag.clone(),
-            bytes: n.len(),
-        });
-    }
+    actions.retain(|a| !matches!(a, Action::LeaveAlone { .. }));
     if opts.dry_run {
         return Ok(Report {
             actions,
@@ -561,26 +405,25 @@ pub async fn publish(
         Some(r) => r,
         None => create_draft(api, clock, opts, progress).await?,
     };
+    let ours = |name: &str| local.iter().find(|a| a.name == name).expect("ours");
     for action in &actions {
         progress.step(&opts.tag, &action.to_string());
         match action {
             Action::CreateDraft { .. }
             | Action::Skip { .. }
             | Action::Publish { .. }
-            | Action::SetNotes { .. } => {}
+            | Action::SetNotes { .. }
+            | Action::LeaveAlone { .. }
+            | Action::Refuse { .. } => {}
             Action::DeleteLeftover { id, .. } => {
                 delete_asset(api, clock, opts, progress, *id).await?;
             }
-            Action::Replace { name, .. } => {
-                let asset = local.iter().find(|a| &a.name == name).expect("ours");
-                if let Some(r) = good.iter().find(|r| &r.name == name) {
-                    delete_asset(api, clock, opts, progress, r.id).await?;
-                }
-                upload(api, clock, opts, progress, &release, asset).await?;
+            Action::Replace { name, id, .. } => {
+                delete_asset(api, clock, opts, progress, *id).await?;
+                upload(api, clock, opts, progress, &release, ours(name)).await?;
             }
             Action::Upload { name, .. } => {
-                let asset = local.iter().find(|a| &a.name == name).expect("ours");
-                upload(api, clock, opts, progress, &release, asset).await?;
+                upload(api, clock, opts, progress, &release, ours(name)).await?;
             }
         }
     }
@@ -654,9 +497,9 @@ async fn delete_asset(
     }
 }
 
-/// Uploads one asset. After a failed attempt it looks at the release before
-/// retrying: a complete asset with our digest means the upload went through
-/// (the answer was lost); a leftover is deleted first.
+/// Uploads one asset. Before each retry it looks at the release: a
+/// complete asset with our digest means the upload went through (the
+/// answer was lost); a leftover is deleted first.
 async fn upload(
     api: &impl ReleaseApi,
     clock: &impl Clock,
@@ -666,72 +509,74 @@ async fn upload(
     asset: &LocalAsset,
 ) -> Result<(), PublishError> {
     let what = format!("upload {}", asset.name);
-    let mut attempt = 1;
-    loop {
-        let err = match api
-            .upload_asset(release, &asset.name, &asset.path, asset.size)
-            .await
-        {
-            Ok(got) => return check_uploaded(asset, &got),
-            Err(e) => e,
-        };
-        let already = matches!(
-            err,
-            ApiError::Status {
-                already_exists: true,
-                ..
+    let what = what.as_str();
+    retry_loop(
+        clock,
+        &opts.retry,
+        progress,
+        what,
+        move |attempt| async move {
+            if attempt > 1
+                && after_failed_upload(api, clock, opts, progress, release, asset, what)
+                    .await
+                    .map_err(Failure::Fatal)?
+            {
+                return Ok(());
             }
-        );
-        if !already {
-            match opts.retry.verdict(&err, attempt, clock.now_unix()) {
-                Verdict::Fatal => {
-                    return Err(PublishError::Api {
-                        what: format!("{what} (attempt {attempt})"),
-                        source: Box::new(err),
-                    })
-                }
-                Verdict::After(d, why) => {
-                    progress.note(&format!(
-                        "{what}: {err}; {why}: retrying in {}s (attempt {}/{})",
-                        d.as_secs(),
-                        attempt + 1,
-                        opts.retry.attempts
-                    ));
-                    clock.sleep(d).await;
-                }
+            match api
+                .upload_asset(release, &asset.name, &asset.path, asset.size)
+                .await
+            {
+                Ok(got) => check_uploaded(asset, &got).map_err(Failure::Fatal),
+                // The name is taken: the next attempt looks at what holds it.
+                Err(
+                    e @ ApiError::Status {
+                        already_exists: true,
+                        ..
+                    },
+                ) => Err(Failure::Conflict(e)),
+                Err(e) => Err(Failure::Api(e)),
             }
-        } else if attempt >= opts.retry.attempts {
-            return Err(PublishError::Api {
-                what,
-                source: Box::new(err),
+        },
+    )
+    .await
+}
+
+/// What did the failed attempt leave? Deletes leftovers of `asset`;
+/// `true` if it is complete on GitHub with our digest.
+async fn after_failed_upload(
+    api: &impl ReleaseApi,
+    clock: &impl Clock,
+    opts: &Options,
+    progress: &dyn Progress,
+    release: &ReleaseInfo,
+    asset: &LocalAsset,
+    what: &str,
+) -> Result<bool, PublishError> {
+    let remote = list_assets(api, clock, opts, progress, release.id).await?;
+    for r in remote.iter().filter(|r| r.name == asset.name) {
+        if r.is_leftover() {
+            progress.note(&format!(
+                "{what}: deleting the leftover of the failed attempt (id {}, state {})",
+                r.id, r.state
+            ));
+            delete_asset(api, clock, opts, progress, r.id).await?;
+        } else if r.sha256() == Some(asset.sha256.as_str()) {
+            progress.note(&format!("{what}: already complete on GitHub"));
+            return Ok(true);
+        } else {
+            return Err(PublishError::Mismatch {
+                tag: opts.tag.clone(),
+                mismatches: vec![format!(
+                    "{}: GitHub has {}, ours is sha256:{} (appeared during this run)",
+                    asset.name,
+                    digest_text(r),
+                    asset.sha256
+                )],
             });
         }
-        attempt += 1;
-        // What did the failed attempt leave?
-        let remote = list_assets(api, clock, opts, progress, release.id).await?;
-        for r in remote.iter().filter(|r| r.name == asset.name) {
-            if r.is_leftover() {
-                progress.note(&format!(
-                    "{what}: deleting the leftover of the failed attempt (id {}, state {})",
-                    r.id, r.state
-                ));
-                delete_asset(api, clock, opts, progress, r.id).await?;
-            } else if r.sha256() == Some(asset.sha256.as_str()) {
-                progress.note(&format!("{what}: already complete on GitHub"));
-                return Ok(());
-            } else {
-                return Err(PublishError::Mismatch {
-                    tag: opts.tag.clone(),
-                    mismatches: vec![format!(
-                        "{}: GitHub has {}, ours is sha256:{} (appeared during this run)",
-                        asset.name,
-                        digest_text(r),
-                        asset.sha256
-                    )],
-                });
-            }
-        }
     }
+    Ok(false)
 }
 
 fn check_uploaded(asset: &LocalAsset, got: &AssetInfo) -> Result<(), PublishError> {

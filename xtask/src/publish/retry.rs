@@ -1,9 +1,12 @@
-//! When to retry a GitHub request and how long to wait first. The clock is
-//! injected so tests run the waits virtually.
+//! When to retry a GitHub request and how long to wait first, and the one
+//! loop that does it ([`retry_loop`]). The clock is injected so tests run
+//! the waits virtually.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::api::ApiError;
+use super::PublishError;
+use crate::progress::Progress;
 
 /// Time as the retry loop sees it.
 #[allow(async_fn_in_trait)]
@@ -109,6 +112,89 @@ impl RetryPolicy {
     }
 }
 
+/// How one attempt failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The request failed: the policy's [`Verdict`] says whether and when
+    /// to try again.
+    Api(ApiError),
+    /// The request conflicts with what an earlier attempt left: try again
+    /// at once (the next attempt looks first), while attempts are left.
+    Conflict(ApiError),
+    /// Stop the run.
+    Fatal(PublishError),
+}
+
+/// Runs `f(attempt)` (from 1) until it succeeds or the policy gives up,
+/// sleeping on `clock` between attempts and saying why on `progress`.
+pub(crate) async fn retry_loop<T, F, Fut>(
+    clock: &impl Clock,
+    policy: &RetryPolicy,
+    progress: &dyn Progress,
+    what: &str,
+    mut f: F,
+) -> Result<T, PublishError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Failure>>,
+{
+    let mut attempt = 1;
+    loop {
+        let err = match f(attempt).await {
+            Ok(v) => return Ok(v),
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Conflict(e)) if attempt >= policy.attempts => {
+                return Err(PublishError::Api {
+                    what: what.to_string(),
+                    source: Box::new(e),
+                })
+            }
+            Err(Failure::Conflict(_)) => {
+                attempt += 1;
+                continue;
+            }
+            Err(Failure::Api(e)) => e,
+        };
+        match policy.verdict(&err, attempt, clock.now_unix()) {
+            Verdict::Fatal => {
+                return Err(PublishError::Api {
+                    what: format!("{what} (attempt {attempt})"),
+                    source: Box::new(err),
+                })
+            }
+            Verdict::After(d, why) => {
+                progress.note(&format!(
+                    "{what}: {err}; {why}: retrying in {}s (attempt {}/{})",
+                    d.as_secs(),
+                    attempt + 1,
+                    policy.attempts
+                ));
+                clock.sleep(d).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// [`retry_loop`] for one request whose every failure the policy judges.
+pub(crate) async fn with_retry<T, F, Fut>(
+    clock: &impl Clock,
+    policy: &RetryPolicy,
+    progress: &dyn Progress,
+    what: &str,
+    mut f: F,
+) -> Result<T, PublishError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    retry_loop(clock, policy, progress, what, |_| {
+        let request = f();
+        async move { request.await.map_err(Failure::Api) }
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +209,79 @@ mod tests {
             rate_limit_reset: reset,
             already_exists: false,
         }
+    }
+
+    /// Records the waits instead of sleeping.
+    #[derive(Default)]
+    struct Virtual(std::cell::RefCell<Vec<u64>>);
+
+    impl Clock for Virtual {
+        fn now_unix(&self) -> u64 {
+            1_000_000
+        }
+        async fn sleep(&self, d: Duration) {
+            self.0.borrow_mut().push(d.as_secs());
+        }
+    }
+
+    /// Runs `retry_loop` over a script of failures (then success) and
+    /// returns (result, attempts made, waits).
+    fn run_script(script: Vec<Failure>) -> (Result<u32, PublishError>, u32, Vec<u64>) {
+        let clock = Virtual::default();
+        let script = std::cell::RefCell::new(script.into_iter());
+        let made = std::cell::Cell::new(0);
+        let policy = RetryPolicy::default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let r = rt.block_on(retry_loop(
+            &clock,
+            &policy,
+            &crate::progress::Silent,
+            "upload x",
+            |attempt| {
+                made.set(attempt);
+                let next = script.borrow_mut().next();
+                async move { next.map_or(Ok(attempt), Err) }
+            },
+        ));
+        (r, made.get(), clock.0.into_inner())
+    }
+
+    #[test]
+    fn one_loop_waits_on_failures_but_not_on_conflicts() {
+        let conflict = || Failure::Conflict(status(422, None, None, "already_exists"));
+        let (r, made, waits) = run_script(vec![
+            Failure::Api(status(502, None, None, "")),
+            conflict(),
+            Failure::Api(status(429, Some(7), None, "")),
+        ]);
+        assert_eq!((r.unwrap(), made), (4, 4));
+        // 2s backoff after attempt 1, none after the conflict, retry-after 7s.
+        assert_eq!(waits, [2, 7]);
+
+        let (r, made, waits) = run_script((0..6).map(|_| conflict()).collect());
+        assert_eq!(
+            (made, waits.len()),
+            (6, 0),
+            "bounded by the attempts, unwaited"
+        );
+        assert!(r.unwrap_err().to_string().starts_with("upload x: "));
+
+        let (r, made, _) = run_script(vec![Failure::Api(status(404, None, None, "Not Found"))]);
+        assert_eq!(made, 1);
+        assert!(r
+            .unwrap_err()
+            .to_string()
+            .starts_with("upload x (attempt 1): "));
+
+        let (r, made, _) = run_script(vec![Failure::Fatal(PublishError::Renamed {
+            sent: "a".into(),
+            got: "b".into(),
+        })]);
+        assert_eq!(made, 1);
+        assert!(matches!(r, Err(PublishError::Renamed { .. })));
     }
 
     #[test]

@@ -5,10 +5,11 @@
 use std::path::Path;
 
 use super::api::{AssetInfo, ReleaseApi};
-use super::retry::Clock;
-use super::{list_assets, with_retry, LocalAsset, Options, PublishError};
+use super::retry::{with_retry, Clock};
+use super::{list_assets, LocalAsset, Options, PublishError};
 use crate::index::render::FileLink;
-use crate::index::site::{asset_url, SiteWheel};
+use crate::index::site::SiteWheel;
+use crate::index::urls::asset_url;
 use crate::progress::Progress;
 
 /// Every wheel of every published, non-pre-release release of

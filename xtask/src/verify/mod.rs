@@ -309,11 +309,7 @@ pub fn verify(
         .collect();
     let json = serde_json::to_vec_pretty(&outcomes).expect("serializable");
     let path = opts.dist.join("verify.json");
-    let tmp = opts
-        .dist
-        .join(format!(".verify.json.tmp-{}", std::process::id()));
-    fs_err::write(&tmp, json)?;
-    fs_err::rename(&tmp, &path)?;
+    crate::fsx::write_atomic(&path, &json)?;
     Ok(outcomes)
 }
 
@@ -380,7 +376,7 @@ fn run_one(
             ));
         }
         progress.step(&u, "pip install from the farm's index");
-        let index_url = format!("{base_url}index/{}/simple/", v.id);
+        let index_url = crate::index::urls::served_variant_index(base_url, &v.id);
         let (ok, text) = run_logged(
             Command::new(&py)
                 .args(pip_wheel_args(&index_url, &plan_name(job), &v.version))

@@ -83,22 +83,9 @@ fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
     Some(out)
 }
 
+/// Percent-decoded, refusing NULs.
 fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    let s = String::from_utf8(out).ok()?;
-    (!s.contains('\0')).then_some(s)
+    crate::fsx::percent_decode(s).filter(|s| !s.contains('\0'))
 }
 
 fn content_type(p: &Path) -> &'static str {

@@ -39,10 +39,8 @@ pub struct WheelFilename {
     pub platform: PlatformTag,
 }
 
-/// The file-name form of a distribution name: lower case, runs of `-_.` → `_`.
-pub fn escape_name(name: &str) -> String {
-    crate::matrix::normalize_name(name).replace('-', "_")
-}
+/// The file-name form of a distribution name (see [`crate::names`]).
+pub use crate::names::escape as escape_name;
 
 impl WheelFilename {
     /// A stable-ABI wheel: `{python}-abi3-{platform}`.

@@ -283,7 +283,7 @@ pub fn write_wheel(
 
     fs_err::create_dir_all(out_dir)?;
     let final_path = out_dir.join(&wheel_name);
-    let tmp_path = out_dir.join(format!(".{wheel_name}.{}.tmp", std::process::id()));
+    let tmp_path = crate::fsx::temp_sibling(&final_path);
     let result = (|| -> Result<(), WheelError> {
         let file = fs_err::File::create(&tmp_path)?;
         let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
