@@ -9,6 +9,12 @@
 //! trigger from the tag pattern, the repository guard from `release.github`,
 //! and the CI smoke variants ([`smoke_variants`]), which must exist.
 //!
+//! The flow: `resolve` turns the plan into a [`model::Workflow`] (jobs,
+//! steps, grants as data; [`dist`] adds the farm binary's jobs), and
+//! [`yaml`] writes it (quoting, block scalars, comments). The bodies of
+//! `run:` steps are files under `scripts/` (see `scripts`), not strings
+//! built in Rust.
+//!
 //! Rules the output follows, each checked by a test below:
 //! - `permissions: {}` at the top, per-job grants; every job has a timeout;
 //! - third-party actions pinned by commit SHA ([`PINS`]); the Linux
@@ -30,6 +36,7 @@
 
 use thiserror::Error;
 
+// tests.rs names it through `super::*`.
 #[cfg(test)]
 use crate::matrix::IndexSource;
 use crate::plan::{variant_id, Plan, Variant};
@@ -57,6 +64,7 @@ pub const RELEASE_PATH: &str = ".github/workflows/release.yml";
 
 /// How every workflow runs xtask from source: never without the lock file.
 pub const XTASK: &str = "cargo run --locked --quiet -p xtask --";
+
 /// A third-party action pinned by full commit SHA; `version` is the tag the
 /// SHA was released as (a comment for humans and for update tools).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +75,14 @@ pub struct Pin {
 }
 
 impl Pin {
+    const fn new(action: &'static str, sha: &'static str, version: &'static str) -> Self {
+        Pin {
+            action,
+            sha,
+            version,
+        }
+    }
+
     /// What `uses:` says (the version follows as a comment).
     /// Ex) `actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8`
     pub fn reference(&self) -> String {
@@ -74,41 +90,41 @@ impl Pin {
     }
 }
 
-pub const CHECKOUT: Pin = Pin {
-    action: "actions/checkout",
-    sha: "08c6903cd8c0fde910a37f88322edcfb5dd907a8",
-    version: "v5.0.0",
-};
-pub const SETUP_PYTHON: Pin = Pin {
-    action: "actions/setup-python",
-    sha: "e797f83bcb11b83ae66e0230d6156d7c80228e7c",
-    version: "v6.0.0",
-};
-pub const UPLOAD_ARTIFACT: Pin = Pin {
-    action: "actions/upload-artifact",
-    sha: "330a01c490aca151604b8cf639adc76d48f6c5d4",
-    version: "v5.0.0",
-};
-pub const DOWNLOAD_ARTIFACT: Pin = Pin {
-    action: "actions/download-artifact",
-    sha: "634f93cb2916e3fdff6788551b99b062d0335ce0",
-    version: "v5.0.0",
-};
-pub const ATTEST_BUILD_PROVENANCE: Pin = Pin {
-    action: "actions/attest-build-provenance",
-    sha: "977bb373ede98d70efdf65b84cb5f73e068dcc2a",
-    version: "v3.0.0",
-};
-pub const UPLOAD_PAGES_ARTIFACT: Pin = Pin {
-    action: "actions/upload-pages-artifact",
-    sha: "7b1f4a764d45c48632c6b24a0339c27f5614fb0b",
-    version: "v4.0.0",
-};
-pub const DEPLOY_PAGES: Pin = Pin {
-    action: "actions/deploy-pages",
-    sha: "d6db90164ac5ed86f2b6aed7e0febac5b3c0c03e",
-    version: "v4.0.5",
-};
+pub const CHECKOUT: Pin = Pin::new(
+    "actions/checkout",
+    "08c6903cd8c0fde910a37f88322edcfb5dd907a8",
+    "v5.0.0",
+);
+pub const SETUP_PYTHON: Pin = Pin::new(
+    "actions/setup-python",
+    "e797f83bcb11b83ae66e0230d6156d7c80228e7c",
+    "v6.0.0",
+);
+pub const UPLOAD_ARTIFACT: Pin = Pin::new(
+    "actions/upload-artifact",
+    "330a01c490aca151604b8cf639adc76d48f6c5d4",
+    "v5.0.0",
+);
+pub const DOWNLOAD_ARTIFACT: Pin = Pin::new(
+    "actions/download-artifact",
+    "634f93cb2916e3fdff6788551b99b062d0335ce0",
+    "v5.0.0",
+);
+pub const ATTEST_BUILD_PROVENANCE: Pin = Pin::new(
+    "actions/attest-build-provenance",
+    "977bb373ede98d70efdf65b84cb5f73e068dcc2a",
+    "v3.0.0",
+);
+pub const UPLOAD_PAGES_ARTIFACT: Pin = Pin::new(
+    "actions/upload-pages-artifact",
+    "7b1f4a764d45c48632c6b24a0339c27f5614fb0b",
+    "v4.0.0",
+);
+pub const DEPLOY_PAGES: Pin = Pin::new(
+    "actions/deploy-pages",
+    "d6db90164ac5ed86f2b6aed7e0febac5b3c0c03e",
+    "v4.0.5",
+);
 
 /// Every pinned action the workflows use. MSVC's environment comes from
 /// Visual Studio's own `Enter-VsDevShell` (found with `vswhere`), not from

@@ -1,4 +1,4 @@
-//! The workflows as data: what [`super::resolve`] makes of the plan, before
+//! The workflows as data: what `ci::resolve` makes of the plan, before
 //! any YAML. Each type turns itself into a [`yaml::Map`] with GitHub's key
 //! names in one fixed order ([`Workflow::render`] writes the file).
 

@@ -517,8 +517,11 @@ mod tests {
                 ]),
             );
             let mut jobs = Map::new();
-            jobs.entry("a", job.clone());
-            jobs.entry("b", job);
+            jobs.entry("a", job);
+            let mut b = Map::new();
+            b.entry("needs", Value::Flow(vec!["a".into()]));
+            b.entry("steps", Value::Seq(vec![Value::Seq(vec!["x".into()])]));
+            jobs.entry("b", b);
             m.entry("jobs", jobs.spaced());
         });
         let want = "\
@@ -543,24 +546,15 @@ jobs:
       - plain
 
   b:
-    # Why five.
-    #
-    # Really.
-    timeout-minutes: 5
+    needs: [a]
     steps:
-      - uses: actions/x@abc # v1
-        with:
-          path: dist
-          days: 7
-      - name: Run
-        run: |
-          a
-          b
-      - plain
+      -
+        - x
 ";
         assert_eq!(text, want);
         let v: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-        let steps = &v["jobs"]["b"]["steps"];
+        assert_eq!(v["jobs"]["b"]["steps"][0][0], "x");
+        let steps = &v["jobs"]["a"]["steps"];
         assert_eq!(steps[0]["uses"], "actions/x@abc");
         assert_eq!(steps[0]["with"]["days"], 7);
         assert_eq!(steps[1]["run"], "a\nb\n");

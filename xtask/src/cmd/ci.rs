@@ -28,8 +28,9 @@ impl CiCmd {
     pub fn run(self) -> anyhow::Result<()> {
         let m = self.matrix.load()?;
         let plan = Plan::from_matrix(&m, None);
+        let generated = workflows(&plan)?;
         let mut stale = Vec::new();
-        for g in workflows(&plan)? {
+        for g in &generated {
             let path = self.root.join(g.path);
             let current = fs_err::read_to_string(&path).ok();
             if current.as_deref() == Some(g.text.as_str()) {
@@ -41,13 +42,11 @@ impl CiCmd {
             }
             let dir = path.parent().context("workflow path has a parent")?;
             fs_err::create_dir_all(dir)?;
-            let tmp = dir.join(format!(".{}.tmp", std::process::id()));
-            fs_err::write(&tmp, &g.text)?;
-            fs_err::rename(&tmp, &path)?;
+            crate::fsx::write_atomic(&path, g.text.as_bytes())?;
             eprintln!("wrote {}", g.path);
         }
         if self.shellcheck {
-            shellcheck(&workflows(&plan)?)?;
+            shellcheck(&generated)?;
         }
         if !stale.is_empty() {
             bail!(
