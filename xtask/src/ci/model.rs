@@ -126,6 +126,16 @@ pub enum JobKey {
     TimeoutMinutes,
 }
 
+impl JobKey {
+    fn name(self) -> &'static str {
+        match self {
+            JobKey::If => "if",
+            JobKey::Environment => "environment",
+            JobKey::TimeoutMinutes => "timeout-minutes",
+        }
+    }
+}
+
 /// `strategy:` of a job with a matrix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Strategy {
@@ -301,8 +311,9 @@ impl Job {
     /// (next to the steps whose output its url names), env, outputs, steps.
     fn to_yaml(&self) -> Map {
         let mut m = Map::new();
-        let note = |m: &mut Map, key: JobKey, name: &str, value: Value| {
-            let e = m.entry(name, value);
+        // `key: value`, with the job's note on `key` above it.
+        let note = |m: &mut Map, key: JobKey, value: Value| {
+            let e = m.entry(key.name(), value);
             if let Some((_, text)) = self.notes.iter().find(|(k, _)| *k == key) {
                 e.comment(text.as_str());
             }
@@ -318,7 +329,7 @@ impl Job {
             }
         }
         if let Some(c) = &self.if_ {
-            note(&mut m, JobKey::If, "if", c.into());
+            note(&mut m, JobKey::If, c.into());
         }
         if let Some(s) = &self.strategy {
             let mut st = Map::new();
@@ -336,7 +347,7 @@ impl Job {
             let mut e = Map::new();
             e.entry("name", &env.name);
             e.opt("url", env.url.as_deref());
-            note(m, JobKey::Environment, "environment", e.into());
+            note(m, JobKey::Environment, e.into());
         };
         let gating = self.environment.as_ref().filter(|e| e.url.is_none());
         let deployment = self.environment.as_ref().filter(|e| e.url.is_some());
@@ -344,12 +355,7 @@ impl Job {
             environment(&mut m, e);
         }
         m.entry("permissions", grants(&self.permissions));
-        note(
-            &mut m,
-            JobKey::TimeoutMinutes,
-            "timeout-minutes",
-            self.timeout_minutes.into(),
-        );
+        note(&mut m, JobKey::TimeoutMinutes, self.timeout_minutes.into());
         if let Some(e) = deployment {
             environment(&mut m, e);
         }
