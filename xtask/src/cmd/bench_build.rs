@@ -15,7 +15,7 @@ use anyhow::bail;
 
 use super::build_matrix::{default_options, restrict_arches};
 use super::{FilterArgs, MatrixArgs};
-use crate::build::{self, Outcome, Status, ToolchainMode};
+use crate::engine::{self, Outcome, Status, ToolchainMode};
 use crate::progress::{Progress, Stderr};
 use crate::versions::SmArch;
 
@@ -89,7 +89,7 @@ impl BenchBuildCmd {
         base.repo = snapshot.clone();
         base.objects = scratch.join("objects");
         let t0 = Instant::now();
-        let failures = build::provision_only(&plan, &base, &progress);
+        let failures = engine::provision_only(&plan, &base, &progress);
         if !failures.is_empty() {
             bail!("provisioning failed: {failures:?}");
         }
@@ -98,14 +98,14 @@ impl BenchBuildCmd {
             "toolchains ready in {provision_s:.1}s (not counted)"
         ));
 
-        let run = |opts: &build::Options, label: &str| -> anyhow::Result<(f64, Vec<Outcome>)> {
+        let run = |opts: &engine::Options, label: &str| -> anyhow::Result<(f64, Vec<Outcome>)> {
             let progress = Stderr::new(plan.variants.len());
             progress.note(&format!("--- {label}"));
             let t = Instant::now();
-            let o = build::build(&plan, &ToolchainMode::Hermetic, opts, &progress)?;
+            let o = engine::build(&plan, &ToolchainMode::Hermetic, opts, &progress)?;
             let s = t.elapsed().as_secs_f64();
             if o.iter().any(|x| x.failed()) {
-                eprint!("{}", build::summary_table(&o));
+                eprint!("{}", engine::summary_table(&o));
                 bail!("{label}: a variant failed");
             }
             Ok((s, o))
@@ -117,7 +117,7 @@ impl BenchBuildCmd {
         let (b, ob) = run(&b_opts, "(b) object cache disabled, kernels per variant")?;
         let (c, oc) = run(&base, "(c) no-op re-run of (a)")?;
         if !oc.iter().all(|o| o.status == Status::UpToDate) {
-            bail!("(c) was not a no-op: {}", build::summary_table(&oc));
+            bail!("(c) was not a no-op: {}", engine::summary_table(&oc));
         }
         let ratio = a / b;
         let mut md = String::new();
@@ -137,7 +137,7 @@ impl BenchBuildCmd {
             .map(|a| a.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let kernels = build::Sources::read(&snapshot)?.kernels.len();
+        let kernels = engine::Sources::read(&snapshot)?.kernels.len();
         let _ = writeln!(md, "# Build benchmark\n");
         let _ = writeln!(
             md,
@@ -205,12 +205,12 @@ impl BenchBuildCmd {
         let _ = writeln!(
             md,
             "Per variant in (a):\n\n```\n{}```",
-            build::summary_table(&oa)
+            engine::summary_table(&oa)
         );
         let _ = writeln!(
             md,
             "\nPer variant in (b):\n\n```\n{}```",
-            build::summary_table(&ob)
+            engine::summary_table(&ob)
         );
         print!("{md}");
         if let Some(path) = &self.write {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use super::{FilterArgs, MatrixArgs};
-use crate::build::{self, Options, Outcome, ToolchainMode};
+use crate::engine::{self, Options, Outcome, ToolchainMode};
 use crate::index::BaseUrl;
 use crate::matrix::{IndexSource, Matrix};
 use crate::plan::{local_label, variant_id, HostSupport, Plan, Variant, VariantKind};
@@ -66,7 +66,7 @@ pub struct BuildMatrixCmd {
 /// Zip timestamps: SOURCE_DATE_EPOCH, else the commit time, else 1980-01-01.
 pub fn epoch(repo: &Path) -> u64 {
     crate::wheel::source_date_epoch()
-        .or_else(|| build::git_commit_time(repo))
+        .or_else(|| engine::git_commit_time(repo))
         .unwrap_or(315_532_800)
 }
 
@@ -298,7 +298,7 @@ pub fn default_options(
         jobs: jobs.unwrap_or(cores).max(1),
         object_cache,
         epoch: epoch(repo),
-        revision: build::git_revision(repo),
+        revision: engine::git_revision(repo),
         cxx: env("CXX", if windows { "cl.exe" } else { "g++" }),
         cc: env("CC", if windows { "cl.exe" } else { "gcc" }),
         link_exe: "link.exe".into(),
@@ -330,8 +330,8 @@ impl BuildMatrixCmd {
             opts.jobs,
             opts.cache.root.display()
         ));
-        let outcomes: Vec<Outcome> = build::build(&plan, &mode, &opts, &progress)?;
-        print!("{}", build::summary_table(&outcomes));
+        let outcomes: Vec<Outcome> = engine::build(&plan, &mode, &opts, &progress)?;
+        print!("{}", engine::summary_table(&outcomes));
         let failed: Vec<&str> = outcomes
             .iter()
             .filter(|o| o.failed())

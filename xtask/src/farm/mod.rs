@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use xshell::Shell;
 
-use crate::build::{self, Outcome, ToolchainMode};
 use crate::cmd::build_matrix::{ambient_variant, default_options, restrict_arches, retag_for_host};
+use crate::engine::{self, Outcome, ToolchainMode};
 use crate::matrix::Matrix;
 use crate::plan::{Plan, Variant};
 use crate::platform::{Os, Platform};
@@ -425,7 +425,7 @@ pub fn build_for_python(req: &Request, progress: &dyn Progress) -> Result<Report
         release: m.release.clone(),
         variants: vec![v.clone()],
     };
-    let outcomes = build::build(&one, &ToolchainMode::Ambient(Box::new(tc)), &opts, progress)
+    let outcomes = engine::build(&one, &ToolchainMode::Ambient(Box::new(tc)), &opts, progress)
         .map_err(anyhow::Error::from)?;
     let outcome = outcomes
         .into_iter()
