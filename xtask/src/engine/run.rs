@@ -170,11 +170,19 @@ pub(super) fn provision(
     }
 }
 
+/// A failed provisioning, kept for every variant that shares its key.
+struct ProvisionFailure {
+    /// The error's first line: the variant's failure message.
+    first_line: String,
+    /// The whole error, then the provisioning log: the variant's log.
+    text: String,
+}
+
 /// Provisions a toolchain part once per cache key for every variant sharing
 /// it. The variant gets the provisioning log, or fails with the error's first
 /// line (the whole error and log go to its log).
 fn provision_once<L: Clone, E: std::fmt::Display>(
-    memo: &mut BTreeMap<String, Result<(L, Vec<u8>), String>>,
+    memo: &mut BTreeMap<String, Result<(L, Vec<u8>), ProvisionFailure>>,
     key: &str,
     what: &'static str,
     w: &mut Work<'_>,
@@ -184,8 +192,13 @@ fn provision_once<L: Clone, E: std::fmt::Display>(
         let mut log = Vec::new();
         match provision(&mut log) {
             Ok(l) => Ok((l, log)),
-            // The error and the log are one text: it is what the variant's log gets.
-            Err(e) => Err(format!("{e}\n{}", String::from_utf8_lossy(&log))),
+            Err(e) => {
+                let text = format!("{e}\n{}", String::from_utf8_lossy(&log));
+                Err(ProvisionFailure {
+                    first_line: text.lines().next().unwrap_or("").to_string(),
+                    text,
+                })
+            }
         }
     });
     match res {
@@ -193,12 +206,12 @@ fn provision_once<L: Clone, E: std::fmt::Display>(
             w.log.extend_from_slice(log);
             Some(l.clone())
         }
-        Err(e) => {
+        Err(f) => {
             w.failed = Some(EngineError::Provision {
                 what,
-                first_line: e.lines().next().unwrap_or("").to_string(),
+                first_line: f.first_line.clone(),
             });
-            w.log.extend_from_slice(e.as_bytes());
+            w.log.extend_from_slice(f.text.as_bytes());
             None
         }
     }
