@@ -336,7 +336,7 @@ pub(super) fn probe_std(opts: &Options, os: Os, year: u32) -> Result<(), EngineE
     let src = dir.join(format!("std_probe_cxx{year}.cpp"));
     let text = command::std_probe_source(year);
     if fs_err::read_to_string(&src).ok().as_deref() != Some(text.as_str()) {
-        fs_err::write(&src, &text)?;
+        crate::fsx::write_atomic(&src, text.as_bytes())?;
     }
     let (ok, out) = run_argv(&command::std_probe_argv(os, &opts.cxx, year, &src))?;
     if ok {
