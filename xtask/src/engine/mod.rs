@@ -259,7 +259,7 @@ pub fn build(
         .iter_mut()
         .map(|w| Mutex::new(w.failed.take()))
         .collect();
-    let compiled = Compiled {
+    let packaging = Compiled {
         plan,
         opts,
         graph: &graph,
@@ -273,7 +273,7 @@ pub fn build(
         let w = &works_ref[wi];
         let mut log = w.log.clone();
         let failed = failures[wi].lock().unwrap().take();
-        let r = compiled.finish(w, wi, failed, &mut log);
+        let r = packaging.finish(w, wi, failed, &mut log);
         let (compiled, reused) = w
             .job
             .iter()
