@@ -85,11 +85,11 @@ impl BuildCmd {
         let report = farm::build_for_python(&req, &progress)?;
         print!(
             "{}",
-            xtask::build::summary_table(std::slice::from_ref(&report.outcome))
+            xtask::engine::summary_table(std::slice::from_ref(&report.outcome))
         );
         let (Some(wheel), false) = (&report.wheel, report.outcome.failed()) else {
             let why = match &report.outcome.status {
-                xtask::build::Status::Failed(w) => w.clone(),
+                xtask::engine::Status::Failed(w) => w.clone(),
                 s => format!("{s:?}"),
             };
             let log = report

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use xtask::build::{self, Options, Status, ToolchainMode};
+use xtask::engine::{self, Options, Status, ToolchainMode};
 use xtask::matrix::Matrix;
 use xtask::plan::Plan;
 use xtask::platform::Platform;
@@ -199,9 +199,9 @@ fn object_cache_reuses_and_invalidates() {
     let mode = ToolchainMode::Ambient(Box::new(f.tc.clone()));
     let opts = options(&f);
 
-    let first = build::build(&p, &mode, &opts, &Silent).unwrap();
+    let first = engine::build(&p, &mode, &opts, &Silent).unwrap();
     for o in &first {
-        assert_eq!(o.status, Status::Built, "{}", build::summary_table(&first));
+        assert_eq!(o.status, Status::Built, "{}", engine::summary_table(&first));
         assert_eq!(o.audited.as_deref(), Some("manylinux_2_17_x86_64"));
     }
     // Two kernel sources compiled once, shared by both torch variants.
@@ -224,18 +224,18 @@ fn object_cache_reuses_and_invalidates() {
     let bytes = fs_err::read(&wheel).unwrap();
 
     // Nothing changed: nothing compiles, nothing is rewritten.
-    let second = build::build(&p, &mode, &opts, &Silent).unwrap();
+    let second = engine::build(&p, &mode, &opts, &Silent).unwrap();
     assert!(
         second.iter().all(|o| o.status == Status::UpToDate),
         "{}",
-        build::summary_table(&second)
+        engine::summary_table(&second)
     );
     assert_eq!(nvcc_calls(&f), 2);
     assert_eq!(fs_err::read(&wheel).unwrap(), bytes);
 
     // A deleted wheel is rebuilt from cached objects, byte-identical.
     fs_err::remove_file(&wheel).unwrap();
-    let third = build::build(&p, &mode, &opts, &Silent).unwrap();
+    let third = engine::build(&p, &mode, &opts, &Silent).unwrap();
     assert_eq!(third[0].status, Status::Built);
     assert_eq!(nvcc_calls(&f), 2);
     assert_eq!(
@@ -248,7 +248,7 @@ fn object_cache_reuses_and_invalidates() {
     let b = f.repo.join("bindings/csrc/b.cpp");
     let text = fs_err::read_to_string(&b).unwrap();
     fs_err::write(&b, format!("{text}// touched\n")).unwrap();
-    let fourth = build::build(&p, &mode, &opts, &Silent).unwrap();
+    let fourth = engine::build(&p, &mode, &opts, &Silent).unwrap();
     assert!(fourth.iter().all(|o| o.status == Status::Built));
     assert_eq!(nvcc_calls(&f), 2, "kernels reused");
     let log = fs_err::read_to_string(fourth[0].log.as_ref().unwrap()).unwrap();
@@ -262,7 +262,7 @@ fn object_cache_reuses_and_invalidates() {
     let h = f.repo.join("kernels/include/attnfarm/kernels.h");
     let text = fs_err::read_to_string(&h).unwrap();
     fs_err::write(&h, format!("{text}// touched\n")).unwrap();
-    let fifth = build::build(&p, &mode, &opts, &Silent).unwrap();
+    let fifth = engine::build(&p, &mode, &opts, &Silent).unwrap();
     assert!(fifth.iter().all(|o| o.status == Status::Built));
     assert_eq!(nvcc_calls(&f), 4);
 
@@ -270,7 +270,7 @@ fn object_cache_reuses_and_invalidates() {
     let mut no_cache = options(&f);
     no_cache.object_cache = false;
     no_cache.out = f.root.join("dist-nocache");
-    let sixth = build::build(&p, &mode, &no_cache, &Silent).unwrap();
+    let sixth = engine::build(&p, &mode, &no_cache, &Silent).unwrap();
     assert!(sixth.iter().all(|o| o.status == Status::Built));
     assert_eq!(nvcc_calls(&f), 8);
     assert_eq!((sixth[1].kernels_compiled, sixth[1].kernels_reused), (2, 0));
@@ -289,12 +289,12 @@ fn a_failing_variant_does_not_stop_the_others() {
     // The fake nvcc fails for sm_75: only the second variant's kernels break.
     p.variants[1].arches = vec!["sm_75".parse().unwrap()];
     let mode = ToolchainMode::Ambient(Box::new(f.tc.clone()));
-    let out = build::build(&p, &mode, &options(&f), &Silent).unwrap();
+    let out = engine::build(&p, &mode, &options(&f), &Silent).unwrap();
     assert_eq!(
         out[0].status,
         Status::Built,
         "{}",
-        build::summary_table(&out)
+        engine::summary_table(&out)
     );
     match &out[1].status {
         // The summary names the compiler's first real error line, per object.
@@ -307,7 +307,7 @@ fn a_failing_variant_does_not_stop_the_others() {
     }
     let log = fs_err::read_to_string(out[1].log.as_ref().unwrap()).unwrap();
     assert!(log.contains("fake nvcc: sm_75 is broken here"), "{log}");
-    let table = build::summary_table(&out);
+    let table = engine::summary_table(&out);
     assert!(
         table.contains("cu12-torch2.9-linux_x86_64 FAILED (log: "),
         "{table}"
@@ -349,7 +349,7 @@ fn the_cxx_standard_comes_from_torch_and_is_probed() {
     sh(&format!("chmod +x {}", old.display()));
     let mut opts = options(&f);
     opts.cxx = old.display().to_string();
-    let out = build::build(&p, &mode, &opts, &Silent).unwrap();
+    let out = engine::build(&p, &mode, &opts, &Silent).unwrap();
     match &out[0].status {
         Status::Failed(msg) => {
             assert!(
@@ -374,12 +374,12 @@ fn the_cxx_standard_comes_from_torch_and_is_probed() {
     );
 
     // The real g++ speaks C++20: the binding gets -std=c++20, kernels -std=c++17.
-    let out = build::build(&p, &mode, &options(&f), &Silent).unwrap();
+    let out = engine::build(&p, &mode, &options(&f), &Silent).unwrap();
     assert_eq!(
         out[0].status,
         Status::Built,
         "{}",
-        build::summary_table(&out)
+        engine::summary_table(&out)
     );
     let log = fs_err::read_to_string(out[0].log.as_ref().unwrap()).unwrap();
     assert!(
@@ -416,9 +416,9 @@ fn stable_variant_compiles_the_stable_binding() {
         ],
     );
     let mode = ToolchainMode::Ambient(Box::new(f.tc.clone()));
-    let out = build::build(&p, &mode, &options(&f), &Silent).unwrap();
+    let out = engine::build(&p, &mode, &options(&f), &Silent).unwrap();
     for o in &out {
-        assert_eq!(o.status, Status::Built, "{}", build::summary_table(&out));
+        assert_eq!(o.status, Status::Built, "{}", engine::summary_table(&out));
     }
     // One kernel compile serves both kinds.
     assert_eq!(nvcc_calls(&f), 2);

@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use super::{FilterArgs, MatrixArgs};
-use crate::build::{self, Options, Outcome, ToolchainMode};
+use crate::engine::{self, Options, Outcome, ToolchainMode};
 use crate::index::BaseUrl;
-use crate::matrix::{IndexSource, Matrix};
-use crate::plan::{local_label, variant_id, HostSupport, Plan, Variant, VariantKind};
-use crate::platform::{Os, Platform, PlatformTag};
+use crate::matrix::Matrix;
+use crate::plan::{HostSupport, Plan, Variant};
+use crate::platform::{Platform, PlatformTag};
 use crate::progress::{Progress, Stderr};
-use crate::toolchain::{ambient, Cache, Toolchain};
-use crate::versions::{SmArch, TorchRelease};
+use crate::toolchain::{ambient, Cache};
+use crate::versions::SmArch;
 use crate::wheel::filename::WheelFilename;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,7 +66,7 @@ pub struct BuildMatrixCmd {
 /// Zip timestamps: SOURCE_DATE_EPOCH, else the commit time, else 1980-01-01.
 pub fn epoch(repo: &Path) -> u64 {
     crate::wheel::source_date_epoch()
-        .or_else(|| build::git_commit_time(repo))
+        .or_else(|| engine::git_commit_time(repo))
         .unwrap_or(315_532_800)
 }
 
@@ -113,106 +113,6 @@ fn parse_glibc_version(text: &str) -> Option<(u32, u32)> {
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
-/// The one variant an ambient toolchain builds: the matrix's variant for the
-/// Python's torch minor and CUDA major on this host (re-labelled with the
-/// ambient toolkit), else one synthesized from the matrix's package settings.
-pub fn ambient_variant(
-    m: &Matrix,
-    host: Platform,
-    torch_version: &str,
-    torch_cuda: &str,
-    tc: &Toolchain,
-) -> anyhow::Result<Variant> {
-    let public = torch_version.split('+').next().unwrap_or(torch_version);
-    let build: TorchRelease = public
-        .parse()
-        .with_context(|| format!("torch.__version__ `{torch_version}` is not MAJOR.MINOR.PATCH"))?;
-    let minor = build.minor_line();
-    let torch_cuda: crate::versions::CudaVersion = torch_cuda
-        .parse()
-        .with_context(|| format!("torch.version.cuda `{torch_cuda}`"))?;
-    let toolkit = tc.cuda.version;
-    let plan = Plan::from_matrix(m, Some(host));
-    let found = plan
-        .variants
-        .iter()
-        .find(|v| {
-            // Ambient builds are for exactly the torch at hand: per-minor.
-            v.kind == VariantKind::PerMinor
-                && v.platform == host
-                && v.torch == minor
-                && v.toolkit.major == toolkit.major
-        })
-        .cloned();
-    let mut v = match found {
-        Some(v) => v,
-        None => {
-            let settings = m.platform(host);
-            let platform_tag = match host.os() {
-                Os::Linux => PlatformTag::manylinux(
-                    host,
-                    settings.and_then(|s| s.manylinux).unwrap_or((2, 28)),
-                ),
-                Os::Windows => PlatformTag::WinAmd64,
-            };
-            let tk = m.toolkit_for_major(toolkit.major);
-            let arches = tk.map(|t| t.arches.clone()).unwrap_or_else(|| {
-                [80, 86, 89, 90, 100, 120]
-                    .into_iter()
-                    .map(SmArch::base)
-                    .filter(|a| a.supported_by(toolkit))
-                    .collect()
-            });
-            let requires_python = m
-                .torch
-                .iter()
-                .find(|t| t.version == minor)
-                .map(|t| t.requires_python.clone())
-                .unwrap_or_else(|| format!(">=3.{}", m.package.abi3.trim_start_matches("cp3")));
-            Variant {
-                id: variant_id(toolkit.major, minor, host),
-                kind: VariantKind::PerMinor,
-                platform: host,
-                platform_tag: platform_tag.clone(),
-                torch: minor,
-                torch_build: build,
-                torch_cuda,
-                torch_source: IndexSource::Default,
-                toolkit,
-                toolkit_frontend: None,
-                toolkit_packages: vec![],
-                arches,
-                ptx: tk.and_then(|t| t.ptx),
-                version: String::new(),
-                wheel: WheelFilename::abi3(&m.package.name, "0", &m.package.abi3, platform_tag),
-                requires_dist: vec![minor.requirement()],
-                requires_python,
-                host: HostSupport::Yes,
-                runner: settings.map(|s| s.runner.clone()).unwrap_or_default(),
-                container: None,
-                load_test: vec![],
-            }
-        }
-    };
-    v.torch_build = build;
-    v.torch_cuda = torch_cuda;
-    v.toolkit = toolkit;
-    v.arches.retain(|a| a.supported_by(toolkit));
-    v.ptx = v.ptx.filter(|p| p.supported_by(toolkit));
-    v.version = format!("{}+{}", m.package.version, local_label(toolkit, minor));
-    v.wheel = WheelFilename::abi3(
-        &m.package.name,
-        &v.version,
-        &m.package.abi3,
-        v.platform_tag.clone(),
-    );
-    v.host = HostSupport::Yes;
-    // The Python's own torch may be a local build no index serves: an
-    // ambient wheel is load-tested by the user's own import, not by `verify`.
-    v.load_test.clear();
-    Ok(v)
-}
-
 /// A build for this machine links against this machine's glibc: its floor
 /// is the host's glibc, not the matrix's (which only a manylinux container
 /// build can meet). The audit still derives and checks what the binary
@@ -250,8 +150,13 @@ pub fn prepare(
             let host =
                 Platform::host().context("this host's platform is not one the farm builds on")?;
             let (tc, py) = ambient::discover(python, host)?;
-            let mut v =
-                ambient_variant(m, host, &py.version, py.cuda.as_deref().unwrap_or(""), &tc)?;
+            let mut v = crate::plan::ambient(
+                m,
+                host,
+                &py.version,
+                py.cuda.as_deref().unwrap_or(""),
+                tc.cuda.version,
+            )?;
             retag_for_host(&mut v, m, host, progress);
             progress.note(&format!(
                 "ambient: torch {} at {}, nvcc {} → variant {} ({})",
@@ -298,7 +203,7 @@ pub fn default_options(
         jobs: jobs.unwrap_or(cores).max(1),
         object_cache,
         epoch: epoch(repo),
-        revision: build::git_revision(repo),
+        revision: engine::git_revision(repo),
         cxx: env("CXX", if windows { "cl.exe" } else { "g++" }),
         cc: env("CC", if windows { "cl.exe" } else { "gcc" }),
         link_exe: "link.exe".into(),
@@ -330,8 +235,8 @@ impl BuildMatrixCmd {
             opts.jobs,
             opts.cache.root.display()
         ));
-        let outcomes: Vec<Outcome> = build::build(&plan, &mode, &opts, &progress)?;
-        print!("{}", build::summary_table(&outcomes));
+        let outcomes: Vec<Outcome> = engine::build(&plan, &mode, &opts, &progress)?;
+        print!("{}", engine::summary_table(&outcomes));
         let failed: Vec<&str> = outcomes
             .iter()
             .filter(|o| o.failed())
@@ -388,7 +293,6 @@ impl BuildMatrixCmd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toolchain::layout::{CudaLayout, CxxAbi, CxxStd, FatbinCompression, TorchLayout};
 
     fn matrix() -> Matrix {
         let text =
@@ -396,81 +300,11 @@ mod tests {
         Matrix::parse("matrix.yaml", &text).unwrap()
     }
 
-    fn tc(cuda: &str) -> Toolchain {
-        Toolchain {
-            cuda: CudaLayout {
-                root: "/cuda".into(),
-                version: cuda.parse().unwrap(),
-                nvcc: "/cuda/bin/nvcc".into(),
-                include_dirs: vec![],
-                lib_dir: "/cuda/lib64".into(),
-                cudart: "libcudart.so.13".into(),
-                compression: FatbinCompression::CompressMode,
-            },
-            torch: TorchLayout {
-                root: "/t".into(),
-                version: "2.11.0+cu130".into(),
-                cuda: Some("13.0".into()),
-                abi: CxxAbi {
-                    cxx11: Some(true),
-                    source: "test".into(),
-                },
-                cxx_std: CxxStd {
-                    year: 17,
-                    source: "test".into(),
-                },
-                include_dirs: vec![],
-                lib_dir: "/t/lib".into(),
-                libs: vec![],
-            },
-            cuda_id: "c".into(),
-            torch_id: "t".into(),
-        }
-    }
-
     #[test]
     fn parses_getconf_glibc() {
         assert_eq!(parse_glibc_version("glibc 2.39\n"), Some((2, 39)));
         assert_eq!(parse_glibc_version("glibc 2.36"), Some((2, 36)));
         assert_eq!(parse_glibc_version("musl"), None);
-    }
-
-    #[test]
-    fn ambient_picks_the_matrix_variant() {
-        let v = ambient_variant(
-            &matrix(),
-            Platform::LinuxX86_64,
-            "2.11.0+cu130",
-            "13.0",
-            &tc("13.0"),
-        )
-        .unwrap();
-        assert_eq!(v.id, "cu13-torch2.11-linux_x86_64");
-        assert_eq!(
-            v.wheel.to_string(),
-            "attnfarm-2026.1.0+cu130torch2.11-cp39-abi3-manylinux_2_28_x86_64.whl"
-        );
-        assert_eq!(v.arches.len(), 6);
-    }
-
-    #[test]
-    fn ambient_relabels_with_the_real_toolkit_and_synthesizes() {
-        // A torch the matrix does not list, built with a toolkit it does not pin.
-        let v = ambient_variant(
-            &matrix(),
-            Platform::LinuxX86_64,
-            "2.6.0+cu124",
-            "12.4",
-            &tc("12.4"),
-        )
-        .unwrap();
-        assert_eq!(v.id, "cu12-torch2.6-linux_x86_64");
-        assert_eq!(v.version, "2026.1.0+cu124torch2.6");
-        assert_eq!(v.requires_dist, ["torch>=2.6,<2.7"]);
-        assert_eq!(v.requires_python, ">=3.9");
-        // sm_100/sm_120 need CUDA 12.8: dropped for 12.4.
-        assert!(v.arches.iter().all(|a| a.number < 100), "{:?}", v.arches);
-        assert_eq!(v.ptx, None);
     }
 
     #[test]

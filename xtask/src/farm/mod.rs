@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use xshell::Shell;
 
-use crate::build::{self, Outcome, ToolchainMode};
-use crate::cmd::build_matrix::{ambient_variant, default_options, restrict_arches, retag_for_host};
+use crate::cmd::build_matrix::{default_options, restrict_arches, retag_for_host};
+use crate::engine::{self, Outcome, ToolchainMode};
 use crate::matrix::Matrix;
 use crate::plan::{Plan, Variant};
 use crate::platform::{Os, Platform};
@@ -391,7 +391,8 @@ pub fn build_for_python(req: &Request, progress: &dyn Progress) -> Result<Report
         cuda_id: spec.key(),
         torch_id,
     };
-    let mut v = ambient_variant(&m, host, &py.version, &cuda_str, &tc)?;
+    let mut v = crate::plan::ambient(&m, host, &py.version, &cuda_str, tc.cuda.version)
+        .map_err(anyhow::Error::from)?;
     retag_for_host(&mut v, &m, host, progress);
     let (arches, arch_source) = if !req.arches.is_empty() {
         (req.arches.clone(), "--arch".to_string())
@@ -425,7 +426,7 @@ pub fn build_for_python(req: &Request, progress: &dyn Progress) -> Result<Report
         release: m.release.clone(),
         variants: vec![v.clone()],
     };
-    let outcomes = build::build(&one, &ToolchainMode::Ambient(Box::new(tc)), &opts, progress)
+    let outcomes = engine::build(&one, &ToolchainMode::Ambient(Box::new(tc)), &opts, progress)
         .map_err(anyhow::Error::from)?;
     let outcome = outcomes
         .into_iter()

@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::matrix::{IndexSource, Matrix, Package, Release, TorchSel};
 use crate::platform::{Os, Platform, PlatformTag};
-use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease};
+use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease, VersionError};
 use crate::wheel::filename::WheelFilename;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -19,6 +19,36 @@ pub enum PlanError {
     Shard(String),
     #[error("no variant matches the filters ({filters}); variants: {available}")]
     NothingSelected { filters: String, available: String },
+    #[error("torch.__version__ `{version}` is not MAJOR.MINOR.PATCH")]
+    AmbientTorch {
+        version: String,
+        source: VersionError,
+    },
+    #[error("torch.version.cuda `{version}`")]
+    AmbientCuda {
+        version: String,
+        source: VersionError,
+    },
+}
+
+/// The glibc floor a Linux variant assumes where the matrix names none for
+/// its platform: an ambient variant synthesized for a platform the matrix
+/// does not list, and the `--python-platform` of a tag without a glibc.
+/// Ex) (2, 28): `manylinux_2_28`
+pub const DEFAULT_GLIBC_FLOOR: (u32, u32) = (2, 28);
+
+/// The SASS arches an ambient variant gets when the matrix has no toolkit
+/// for its CUDA major (compute capability × 10); [`fallback_arches`] keeps
+/// those the toolkit can compile.
+pub const FALLBACK_ARCHES: [u32; 6] = [80, 86, 89, 90, 100, 120];
+
+/// [`FALLBACK_ARCHES`] the toolkit can compile. Ex) CUDA 12.4: sm_80 … sm_90
+pub fn fallback_arches(toolkit: CudaVersion) -> Vec<SmArch> {
+    FALLBACK_ARCHES
+        .into_iter()
+        .map(SmArch::base)
+        .filter(|a| a.supported_by(toolkit))
+        .collect()
 }
 
 /// Whether (and why not) this host can build a variant.
@@ -123,7 +153,7 @@ impl Variant {
     /// The `--python-platform` uv resolves torch and toolkit wheels for.
     pub fn uv_platform(&self) -> String {
         self.platform
-            .uv_python_platform(self.platform_tag.glibc().unwrap_or((2, 28)))
+            .uv_python_platform(self.platform_tag.glibc().unwrap_or(DEFAULT_GLIBC_FLOOR))
     }
 }
 
@@ -303,6 +333,113 @@ impl Plan {
     pub fn find(&self, id: &str) -> Option<&Variant> {
         self.variants.iter().find(|v| v.id == id)
     }
+}
+
+/// The one variant an ambient toolchain builds (the torch a Python has, the
+/// toolkit at CUDA_HOME): the plan's per-minor variant for that torch minor
+/// and CUDA major on `host`, else one synthesized from the matrix's package
+/// settings ([`DEFAULT_GLIBC_FLOOR`] and [`fallback_arches`] where the matrix
+/// has no platform or toolkit entry). Either way it is re-labelled with the
+/// real toolkit (arches and PTX it cannot compile dropped), marked buildable,
+/// and has no load test (the Python's own torch may be a local build no
+/// index serves). The other constructor of [`Variant`] is [`Plan::from_matrix`].
+///
+/// `torch_version`: `torch.__version__`, Ex) `2.9.1+cu128`;
+/// `torch_cuda`: `torch.version.cuda`, Ex) `12.8`.
+pub fn ambient(
+    m: &Matrix,
+    host: Platform,
+    torch_version: &str,
+    torch_cuda: &str,
+    toolkit: CudaVersion,
+) -> Result<Variant, PlanError> {
+    let public = torch_version.split('+').next().unwrap_or(torch_version);
+    let build: TorchRelease = public.parse().map_err(|source| PlanError::AmbientTorch {
+        version: torch_version.to_string(),
+        source,
+    })?;
+    let minor = build.minor_line();
+    let torch_cuda: CudaVersion = torch_cuda
+        .parse()
+        .map_err(|source| PlanError::AmbientCuda {
+            version: torch_cuda.to_string(),
+            source,
+        })?;
+    let plan = Plan::from_matrix(m, Some(host));
+    let found = plan
+        .variants
+        .iter()
+        .find(|v| {
+            // Ambient builds are for exactly the torch at hand: per-minor.
+            v.kind == VariantKind::PerMinor
+                && v.platform == host
+                && v.torch == minor
+                && v.toolkit.major == toolkit.major
+        })
+        .cloned();
+    let mut v = match found {
+        Some(v) => v,
+        None => {
+            let settings = m.platform(host);
+            let platform_tag = match host.os() {
+                Os::Linux => PlatformTag::manylinux(
+                    host,
+                    settings
+                        .and_then(|s| s.manylinux)
+                        .unwrap_or(DEFAULT_GLIBC_FLOOR),
+                ),
+                Os::Windows => PlatformTag::WinAmd64,
+            };
+            let tk = m.toolkit_for_major(toolkit.major);
+            let arches = tk
+                .map(|t| t.arches.clone())
+                .unwrap_or_else(|| fallback_arches(toolkit));
+            let requires_python = m
+                .torch
+                .iter()
+                .find(|t| t.version == minor)
+                .map(|t| t.requires_python.clone())
+                .unwrap_or_else(|| format!(">=3.{}", m.package.abi3.trim_start_matches("cp3")));
+            Variant {
+                id: variant_id(toolkit.major, minor, host),
+                kind: VariantKind::PerMinor,
+                platform: host,
+                platform_tag: platform_tag.clone(),
+                torch: minor,
+                torch_build: build,
+                torch_cuda,
+                torch_source: IndexSource::Default,
+                toolkit,
+                toolkit_frontend: None,
+                toolkit_packages: vec![],
+                arches,
+                ptx: tk.and_then(|t| t.ptx),
+                version: String::new(),
+                wheel: WheelFilename::abi3(&m.package.name, "0", &m.package.abi3, platform_tag),
+                requires_dist: vec![minor.requirement()],
+                requires_python,
+                host: HostSupport::Yes,
+                runner: settings.map(|s| s.runner.clone()).unwrap_or_default(),
+                container: None,
+                load_test: vec![],
+            }
+        }
+    };
+    v.torch_build = build;
+    v.torch_cuda = torch_cuda;
+    v.toolkit = toolkit;
+    v.arches.retain(|a| a.supported_by(toolkit));
+    v.ptx = v.ptx.filter(|p| p.supported_by(toolkit));
+    v.version = format!("{}+{}", m.package.version, local_label(toolkit, minor));
+    v.wheel = WheelFilename::abi3(
+        &m.package.name,
+        &v.version,
+        &m.package.abi3,
+        v.platform_tag.clone(),
+    );
+    v.host = HostSupport::Yes;
+    v.load_test.clear();
+    Ok(v)
 }
 
 /// `--only`, `--platform`, `--shard`.

@@ -204,3 +204,91 @@ fn globbing() {
         assert_eq!(glob_match(p, t), ok, "{p} ~ {t}");
     }
 }
+
+#[test]
+fn ambient_picks_the_plan_variant_for_the_torch_at_hand() {
+    let m = default_matrix();
+    let v = ambient(
+        &m,
+        Platform::LinuxX86_64,
+        "2.9.1+cu128",
+        "12.8",
+        "12.8".parse().unwrap(),
+    )
+    .unwrap();
+    let planned = plan().find("cu12-torch2.9-linux_x86_64").unwrap().clone();
+    assert_eq!(v.id, planned.id);
+    assert_eq!(v.wheel, planned.wheel);
+    assert_eq!(v.arches, planned.arches);
+    assert!(v.load_test.is_empty(), "an ambient wheel has no load test");
+}
+
+#[test]
+fn ambient_synthesizes_with_the_matrix_settings() {
+    // 2.11 is served by the stable wheel only: no per-minor variant to take.
+    let v = ambient(
+        &default_matrix(),
+        Platform::LinuxX86_64,
+        "2.11.0+cu130",
+        "13.0",
+        "13.0".parse().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v.id, "cu13-torch2.11-linux_x86_64");
+    assert_eq!(
+        v.wheel.to_string(),
+        "attnfarm-2026.1.0+cu130torch2.11-cp39-abi3-manylinux_2_28_x86_64.whl"
+    );
+    assert_eq!(v.arches.len(), 6);
+    assert_eq!(v.host, HostSupport::Yes);
+}
+
+#[test]
+fn ambient_relabels_with_the_real_toolkit() {
+    // A torch the matrix does not list, built with a toolkit it does not pin.
+    let v = ambient(
+        &default_matrix(),
+        Platform::LinuxX86_64,
+        "2.6.0+cu124",
+        "12.4",
+        "12.4".parse().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v.id, "cu12-torch2.6-linux_x86_64");
+    assert_eq!(v.version, "2026.1.0+cu124torch2.6");
+    assert_eq!(v.requires_dist, ["torch>=2.6,<2.7"]);
+    assert_eq!(v.requires_python, ">=3.9");
+    // sm_100/sm_120 need CUDA 12.8: dropped for 12.4.
+    assert!(v.arches.iter().all(|a| a.number < 100), "{:?}", v.arches);
+    assert_eq!(v.ptx, None);
+}
+
+#[test]
+fn ambient_fallbacks_are_the_documented_constants() {
+    assert_eq!(DEFAULT_GLIBC_FLOOR, (2, 28));
+    let names = |v: Vec<SmArch>| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        names(fallback_arches("12.8".parse().unwrap())),
+        ["sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_120"]
+    );
+    assert_eq!(
+        names(fallback_arches("12.4".parse().unwrap())),
+        ["sm_80", "sm_86", "sm_89", "sm_90"]
+    );
+}
+
+#[test]
+fn ambient_names_a_bad_torch_version() {
+    let err = ambient(
+        &default_matrix(),
+        Platform::LinuxX86_64,
+        "nightly",
+        "12.8",
+        "12.8".parse().unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "torch.__version__ `nightly` is not MAJOR.MINOR.PATCH"
+    );
+}

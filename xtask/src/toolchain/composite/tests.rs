@@ -512,7 +512,7 @@ fn e2e_provision_and_compile_sm80() {
         eprintln!("skipped: set ATTNFARM_E2E=1 to provision a composite toolkit and compile");
         return;
     }
-    use crate::build::command::KernelCompile;
+    use crate::engine::command::KernelCompile;
     use crate::matrix::{IndexSource, Matrix};
     use crate::platform::Platform;
 
