@@ -1,4 +1,5 @@
 use super::*;
+use crate::platform::Platform;
 
 /// A small valid matrix; tests replace one line to break it.
 const BASE: &str = r#"schema: 1
