@@ -59,7 +59,12 @@ fn tmp(name: &str) -> PathBuf {
 
 fn wheel_spec(local: &str, platform: &str, requires: &str) -> WheelSpec {
     let version = format!("2026.1.0+{local}");
-    let filename = WheelFilename::abi3("attnfarm", &version, "cp39", platform.parse().unwrap());
+    let filename = WheelFilename::abi3(
+        "attnfarm",
+        &version.parse().unwrap(),
+        "cp39",
+        platform.parse().unwrap(),
+    );
     WheelSpec {
         metadata: CoreMetadata {
             name: "attnfarm".into(),

@@ -10,7 +10,7 @@ use crate::build::{self, Options, Outcome, ToolchainMode};
 use crate::index::BaseUrl;
 use crate::matrix::{IndexSource, Matrix};
 use crate::plan::{local_label, variant_id, HostSupport, Plan, Variant, VariantKind};
-use crate::platform::{Os, Platform, PlatformTag};
+use crate::platform::{GlibcVersion, Os, Platform, PlatformTag};
 use crate::progress::{Progress, Stderr};
 use crate::toolchain::{ambient, Cache, Toolchain};
 use crate::versions::{SmArch, TorchRelease};
@@ -95,7 +95,7 @@ pub fn restrict_arches(v: &mut Variant, arches: &[SmArch]) -> anyhow::Result<()>
 }
 
 /// This host's glibc version (`getconf GNU_LIBC_VERSION` → `glibc 2.39`).
-fn host_glibc() -> Option<(u32, u32)> {
+fn host_glibc() -> Option<GlibcVersion> {
     let sh = xshell::Shell::new().ok()?;
     let out = sh
         .cmd("getconf")
@@ -106,11 +106,14 @@ fn host_glibc() -> Option<(u32, u32)> {
     parse_glibc_version(&out)
 }
 
-/// Ex) `glibc 2.39` → (2, 39)
-fn parse_glibc_version(text: &str) -> Option<(u32, u32)> {
+/// Ex) `glibc 2.39` → 2.39
+fn parse_glibc_version(text: &str) -> Option<GlibcVersion> {
     let v = text.trim().strip_prefix("glibc ")?;
     let mut it = v.split('.');
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    Some(GlibcVersion::new(
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    ))
 }
 
 /// The one variant an ambient toolchain builds: the matrix's variant for the
@@ -151,7 +154,9 @@ pub fn ambient_variant(
             let platform_tag = match host.os() {
                 Os::Linux => PlatformTag::manylinux(
                     host,
-                    settings.and_then(|s| s.manylinux).unwrap_or((2, 28)),
+                    settings
+                        .and_then(|s| s.manylinux)
+                        .unwrap_or(GlibcVersion::new(2, 28)),
                 ),
                 Os::Windows => PlatformTag::WinAmd64,
             };
@@ -184,7 +189,12 @@ pub fn ambient_variant(
                 arches,
                 ptx: tk.and_then(|t| t.ptx),
                 version: String::new(),
-                wheel: WheelFilename::abi3(&m.package.name, "0", &m.package.abi3, platform_tag),
+                wheel: WheelFilename::abi3(
+                    &m.package.name,
+                    &m.package.version,
+                    &m.package.abi3,
+                    platform_tag,
+                ),
                 requires_dist: vec![minor.requirement()],
                 requires_python,
                 host: HostSupport::Yes,
@@ -199,10 +209,11 @@ pub fn ambient_variant(
     v.toolkit = toolkit;
     v.arches.retain(|a| a.supported_by(toolkit));
     v.ptx = v.ptx.filter(|p| p.supported_by(toolkit));
-    v.version = format!("{}+{}", m.package.version, local_label(toolkit, minor));
+    let version = m.package.version.with_local(&local_label(toolkit, minor));
+    v.version = version.to_string();
     v.wheel = WheelFilename::abi3(
         &m.package.name,
-        &v.version,
+        &version,
         &m.package.abi3,
         v.platform_tag.clone(),
     );
@@ -221,15 +232,16 @@ pub fn retag_for_host(v: &mut Variant, m: &Matrix, host: Platform, progress: &dy
     if let (Some(floor), Some(host_glibc)) = (v.platform_tag.glibc(), host_glibc()) {
         if host_glibc > floor {
             v.platform_tag = PlatformTag::manylinux(host, host_glibc);
+            let version = v.wheel.version.clone();
             v.wheel = WheelFilename::abi3(
                 &m.package.name,
-                &v.version,
+                &version,
                 &m.package.abi3,
                 v.platform_tag.clone(),
             );
             progress.note(&format!(
-                "this host has glibc {}.{}, so the wheel is tagged {} (for this machine and newer ones)",
-                host_glibc.0, host_glibc.1, v.platform_tag
+                "this host has glibc {host_glibc}, so the wheel is tagged {} (for this machine and newer ones)",
+                v.platform_tag
             ));
         }
     }
@@ -430,8 +442,14 @@ mod tests {
 
     #[test]
     fn parses_getconf_glibc() {
-        assert_eq!(parse_glibc_version("glibc 2.39\n"), Some((2, 39)));
-        assert_eq!(parse_glibc_version("glibc 2.36"), Some((2, 36)));
+        assert_eq!(
+            parse_glibc_version("glibc 2.39\n"),
+            Some(GlibcVersion::new(2, 39))
+        );
+        assert_eq!(
+            parse_glibc_version("glibc 2.36"),
+            Some(GlibcVersion::new(2, 36))
+        );
         assert_eq!(parse_glibc_version("musl"), None);
     }
 

@@ -108,7 +108,7 @@ pub fn write_index(
         }) {
             return Err(IndexError::Stray {
                 file: name.clone(),
-                version: info.filename.version.clone(),
+                version: info.filename.version.to_string(),
                 platform: info.filename.platform.to_string(),
             });
         }
@@ -216,7 +216,7 @@ pub fn write_tree(
     if let Some(text) = helper {
         fs_err::write(staging.join("install.py"), text)?;
     }
-    let version = site::latest_version(entries).unwrap_or_else(|| plan.package.version.clone());
+    let version = site::latest_version(entries).unwrap_or_else(|| plan.package.version.to_string());
     fs_err::write(
         staging.join("index.html"),
         render::landing_page(project, &version, entries, helper.is_some()),

@@ -245,7 +245,7 @@ pub fn entries(
                 .map(|v| v.requires_python.clone())
         });
         entry.wheels.push(WheelEntry {
-            version: name.version.clone(),
+            version: name.version.to_string(),
             release: w.tag.clone(),
             file: w.link.file.clone(),
             url: w.link.url.clone(),

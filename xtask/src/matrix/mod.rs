@@ -134,46 +134,7 @@ pub fn normalize_name(name: &str) -> String {
     out
 }
 
-/// Whether `v` is a public PEP 440 version in normalised form
-/// (`N(.N)*[{a|b|rc}N][.postN][.devN]`).
-pub fn is_canonical_public_version(v: &str) -> bool {
-    let bytes = v.as_bytes();
-    let mut i = 0;
-    let num = |i: &mut usize| -> bool {
-        let start = *i;
-        while *i < bytes.len() && bytes[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i > start && (bytes[start] != b'0' || *i - start == 1)
-    };
-    if !num(&mut i) {
-        return false;
-    }
-    while i < bytes.len() && bytes[i] == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-        if !num(&mut i) {
-            return false;
-        }
-    }
-    for pre in ["rc", "a", "b"] {
-        if v[i..].starts_with(pre) {
-            i += pre.len();
-            if !num(&mut i) {
-                return false;
-            }
-            break;
-        }
-    }
-    for (tag, _) in [(".post", 0), (".dev", 1)] {
-        if v[i..].starts_with(tag) {
-            i += tag.len();
-            if !num(&mut i) {
-                return false;
-            }
-        }
-    }
-    i == bytes.len()
-}
+pub use crate::versions::is_canonical_public_version;
 
 #[cfg(test)]
 mod tests;

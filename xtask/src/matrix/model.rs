@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::platform::Platform;
-use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease};
+use crate::platform::{GlibcVersion, Platform};
+use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease, Version};
 
 /// Wheel metadata shared by every variant.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -13,7 +13,7 @@ pub struct Package {
     /// Normalised distribution name. Ex) `attnfarm`
     pub name: String,
     /// Public version, without local label. Ex) `2026.1.0`
-    pub version: String,
+    pub version: Version,
     pub summary: String,
     /// SPDX license expression. Ex) `Apache-2.0`
     pub license: String,
@@ -46,8 +46,8 @@ impl fmt::Display for IndexSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformSettings {
     pub platform: Platform,
-    /// Linux only: the glibc floor, e.g. (2, 28).
-    pub manylinux: Option<(u32, u32)>,
+    /// Linux only: the glibc floor of the manylinux tag. Ex) `2.28`
+    pub manylinux: Option<GlibcVersion>,
     /// GitHub Actions runner label that builds this platform.
     pub runner: String,
     /// Container image the CI build runs in (Linux), pinned by the matrix.

@@ -7,9 +7,9 @@ use std::fmt;
 use super::locate::{Pos, Positions};
 use super::model::*;
 use super::raw::*;
-use super::{is_canonical_public_version, normalize_name, Problem, SCHEMA, STABLE_ABI_MIN};
-use crate::platform::Platform;
-use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease};
+use super::{normalize_name, Problem, SCHEMA, STABLE_ABI_MIN};
+use crate::platform::{GlibcVersion, Platform};
+use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease, Version};
 
 /// Checks a parsed file; on success the matrix, else every problem found
 /// (unsorted).
@@ -33,13 +33,6 @@ pub(super) fn validate(
 struct Validator<'a> {
     pos: &'a Positions,
     problems: Vec<Problem>,
-}
-
-fn parse_manylinux(s: &str) -> Option<(u32, u32)> {
-    let (a, b) = s.split_once('_')?;
-    let a: u32 = a.parse().ok()?;
-    let b: u32 = b.parse().ok()?;
-    (a == 2 && b >= 17).then_some((a, b))
 }
 
 fn is_requires_python(s: &str) -> bool {
@@ -208,25 +201,13 @@ impl Validator<'_> {
             );
             ok = false;
         }
-        if raw.version.contains('+') {
-            self.at(
-                "package.version",
-                format!(
-                    "version `{}` has a local label; the farm adds `+cu<XY>torch<M>.<m>` itself",
-                    raw.version
-                ),
-            );
-            ok = false;
-        } else if !is_canonical_public_version(&raw.version) {
-            self.at(
-                "package.version",
-                format!(
-                    "`{}` is not a normalised PEP 440 version (expected e.g. `2026.1.0`, `1.2rc1`, `1.2.post1`)",
-                    raw.version
-                ),
-            );
-            ok = false;
-        }
+        let version = match Version::public(&raw.version) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.at("package.version", e.to_string());
+                None
+            }
+        };
         let abi_ok = raw
             .abi3
             .strip_prefix("cp3")
@@ -255,9 +236,10 @@ impl Validator<'_> {
             self.at("package.summary", "the summary must be one line");
             ok = false;
         }
+        let version = version?;
         ok.then_some(Package {
             name,
-            version: raw.version,
+            version,
             summary: raw.summary,
             license: raw.license,
             license_files: raw.license_files,
@@ -302,16 +284,18 @@ impl Validator<'_> {
                 continue;
             };
             let manylinux = match (&settings.manylinux, platform.os()) {
-                (Some(m), crate::platform::Os::Linux) => match parse_manylinux(m) {
-                    Some(v) => Some(v),
-                    None => {
-                        self.at(
+                (Some(m), crate::platform::Os::Linux) => {
+                    match GlibcVersion::from_manylinux_floor(m) {
+                        Some(v) => Some(v),
+                        None => {
+                            self.at(
                             &format!("{path}.manylinux"),
                             format!("`{m}` is not a manylinux glibc floor (expected e.g. \"2_28\", at least \"2_17\")"),
                         );
-                        None
+                            None
+                        }
                     }
-                },
+                }
                 (None, crate::platform::Os::Linux) => {
                     self.at(
                         &path,

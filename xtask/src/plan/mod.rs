@@ -9,7 +9,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::matrix::{IndexSource, Matrix, Package, Release, TorchSel};
-use crate::platform::{Os, Platform, PlatformTag};
+use crate::platform::{GlibcVersion, Os, Platform, PlatformTag};
 use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease};
 use crate::wheel::filename::WheelFilename;
 
@@ -122,8 +122,11 @@ impl Variant {
 
     /// The `--python-platform` uv resolves torch and toolkit wheels for.
     pub fn uv_platform(&self) -> String {
-        self.platform
-            .uv_python_platform(self.platform_tag.glibc().unwrap_or((2, 28)))
+        self.platform.uv_python_platform(
+            self.platform_tag
+                .glibc()
+                .unwrap_or(GlibcVersion::new(2, 28)),
+        )
     }
 }
 
@@ -217,7 +220,7 @@ impl Plan {
                 ),
                 Os::Windows => PlatformTag::WinAmd64,
             };
-            let version = format!("{}+{label}", m.package.version);
+            let version = m.package.version.with_local(&label);
             let wheel = WheelFilename::abi3(
                 &m.package.name,
                 &version,
@@ -245,7 +248,7 @@ impl Plan {
                 toolkit_packages: toolkit.packages[&platform].clone(),
                 arches: toolkit.arches.clone(),
                 ptx: toolkit.ptx,
-                version,
+                version: version.to_string(),
                 wheel,
                 requires_dist: vec![requirement],
                 requires_python: t.requires_python.clone(),
