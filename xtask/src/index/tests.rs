@@ -4,7 +4,7 @@ use crate::platform::Platform;
 use crate::wheel::{write_wheel, Entry, WheelSpec};
 
 pub(crate) fn default_plan() -> Plan {
-    let m = Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap();
+    let m = Matrix::parse("matrix.yaml", crate::testing::FIXTURE_MATRIX).unwrap();
     Plan::from_matrix(&m, Some(Platform::LinuxX86_64))
 }
 

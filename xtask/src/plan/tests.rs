@@ -1,15 +1,53 @@
 use super::*;
 
-fn default_matrix() -> Matrix {
-    Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap()
+/// The test fixture (a frozen copy of matrix.yaml): the ids and counts below
+/// are its, not the live file's.
+fn fixture_matrix() -> Matrix {
+    crate::testing::fixture_matrix()
+}
+
+/// The repository's matrix.yaml. Only the file snapshots below read it (they
+/// record the real plan, index URLs and container included; after a change
+/// to matrix.yaml review them with `cargo insta review`) and the property
+/// test, which names no ids or counts.
+fn live_matrix() -> Matrix {
+    Matrix::load(std::path::Path::new(crate::testing::LIVE_MATRIX_PATH)).unwrap()
 }
 
 fn plan() -> Plan {
-    Plan::from_matrix(&default_matrix(), Some(Platform::LinuxX86_64))
+    Plan::from_matrix(&fixture_matrix(), Some(Platform::LinuxX86_64))
 }
 
 #[test]
-fn default_matrix_expands() {
+fn live_matrix_plans_every_kind_of_variant() {
+    let p = Plan::from_matrix(&live_matrix(), Some(Platform::LinuxX86_64));
+    for kind in [VariantKind::PerMinor, VariantKind::Stable] {
+        assert!(
+            p.variants.iter().any(|v| v.kind == kind),
+            "matrix.yaml plans no {} variant",
+            kind.as_str()
+        );
+    }
+    for platform in [Platform::LinuxX86_64, Platform::WinAmd64] {
+        assert!(
+            p.variants
+                .iter()
+                .any(|v| v.platform == platform && v.is_stable()),
+            "matrix.yaml plans no stable wheel for {platform}"
+        );
+    }
+    // Every variant has a wheel name that round-trips and a load test.
+    for v in &p.variants {
+        assert_eq!(
+            v.wheel.to_string().parse::<WheelFilename>().unwrap(),
+            v.wheel
+        );
+        assert!(!v.load_test.is_empty(), "{}", v.id);
+    }
+}
+
+#[test]
+fn fixture_matrix_expands() {
     let p = plan();
     // Per-minor 2.7-2.9 (cu12) and one stable wheel per CUDA major, on Linux
     // and Windows, less CUDA 12 on Windows (excluded in matrix.yaml).
@@ -66,7 +104,7 @@ fn ids_are_unique_and_stable() {
 
 #[test]
 fn plan_json_snapshot() {
-    let m = default_matrix();
+    let m = live_matrix();
     let p = Plan::from_matrix(&m, Some(Platform::LinuxX86_64))
         .select(&Filter {
             only: vec!["cu13-torchstable2.10-*".into()],
@@ -89,7 +127,7 @@ fn table_snapshot() {
 
 #[test]
 fn github_matrix_snapshot() {
-    let p = plan()
+    let p = Plan::from_matrix(&live_matrix(), Some(Platform::LinuxX86_64))
         .select(&Filter {
             only: vec!["cu12-torch2.9-*".into()],
             ..Filter::default()
