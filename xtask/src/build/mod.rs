@@ -427,7 +427,7 @@ pub fn build(
                 outcomes.push(None);
             }
             HostSupport::No(why) => outcomes.push(Some(Outcome {
-                id: v.id.clone(),
+                id: v.id.to_string(),
                 status: Status::Skipped(why.clone()),
                 wheel: None,
                 size: 0,
@@ -734,7 +734,7 @@ pub fn build(
         }
         let outcome = match r {
             Ok((status, wheel, size, audited)) => Outcome {
-                id: w.v.id.clone(),
+                id: w.v.id.to_string(),
                 status,
                 wheel,
                 size,
@@ -745,7 +745,7 @@ pub fn build(
                 log: Some(log_path),
             },
             Err(msg) => Outcome {
-                id: w.v.id.clone(),
+                id: w.v.id.to_string(),
                 status: Status::Failed(msg),
                 wheel: None,
                 size: 0,
@@ -790,7 +790,7 @@ pub fn provision_only(
     provision(&mut works, &ToolchainMode::Hermetic, opts, progress);
     works
         .into_iter()
-        .filter_map(|w| w.failed.map(|f| (w.v.id.clone(), f)))
+        .filter_map(|w| w.failed.map(|f| (w.v.id.to_string(), f)))
         .collect()
 }
 

@@ -403,9 +403,7 @@ mod tests {
     use crate::toolchain::layout::{CudaLayout, CxxAbi, CxxStd, FatbinCompression, TorchLayout};
 
     fn matrix() -> Matrix {
-        let text =
-            fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml")).unwrap();
-        Matrix::parse("matrix.yaml", &text).unwrap()
+        crate::testing::fixture_matrix()
     }
 
     fn tc(cuda: &str) -> Toolchain {

@@ -168,7 +168,7 @@ pub fn write_index(
             .variants
             .iter()
             .filter(|v| !entries.iter().any(|e| e.id == v.id))
-            .map(|v| v.id.clone())
+            .map(|v| v.id.to_string())
             .collect(),
         landing: index_dir.join("index.html"),
     };

@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
 
 use crate::platform::{GlibcVersion, Platform};
 use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease, Version};
@@ -74,6 +77,134 @@ pub struct TorchEntry {
     pub requires_python: String,
     pub source: BTreeMap<Platform, IndexSource>,
 }
+
+/// A variant's one stable id: CUDA major, the torch it serves (a minor, or
+/// `torchstable` and the stable floor), platform. Used in file names, cache
+/// keys, CI job names and index paths.
+/// Ex) `cu12-torch2.9-linux_x86_64`, `cu13-torchstable2.10-win_amd64`
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VariantId(String);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("`{0}` is not a variant id (expected e.g. `cu12-torch2.9-linux_x86_64`, `cu13-torchstable2.10-win_amd64`)")]
+pub struct VariantIdError(String);
+
+impl VariantId {
+    /// A per-minor variant. Ex) `cu13-torch2.11-linux_x86_64`
+    pub fn per_minor(cuda_major: u32, torch: TorchMinor, platform: Platform) -> Self {
+        VariantId(format!("cu{cuda_major}-torch{torch}-{platform}"))
+    }
+
+    /// A stable variant: `torchstable` + the floor.
+    /// Ex) `cu13-torchstable2.10-linux_x86_64` (torch 2.10 and every later one)
+    pub fn stable(cuda_major: u32, floor: TorchMinor, platform: Platform) -> Self {
+        VariantId(format!("cu{cuda_major}-torchstable{floor}-{platform}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for VariantId {
+    type Err = VariantIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || VariantIdError(s.to_string());
+        let mut parts = s.splitn(3, '-');
+        let (Some(cuda), Some(torch), Some(platform)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(err());
+        };
+        let major: u32 = cuda
+            .strip_prefix("cu")
+            .filter(|m| {
+                !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()) && !m.starts_with('0')
+            })
+            .and_then(|m| m.parse().ok())
+            .ok_or_else(err)?;
+        let platform: Platform = platform.parse().map_err(|_| err())?;
+        let id = if let Some(floor) = torch.strip_prefix("torchstable") {
+            VariantId::stable(major, floor.parse().map_err(|_| err())?, platform)
+        } else {
+            let minor = torch.strip_prefix("torch").ok_or_else(err)?;
+            VariantId::per_minor(major, minor.parse().map_err(|_| err())?, platform)
+        };
+        if id.0 != s {
+            return Err(err());
+        }
+        Ok(id)
+    }
+}
+
+impl fmt::Display for VariantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::ops::Deref for VariantId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for VariantId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Ids are file and folder names (logs, build trees, index paths).
+impl AsRef<std::path::Path> for VariantId {
+    fn as_ref(&self) -> &std::path::Path {
+        self.0.as_ref()
+    }
+}
+
+impl std::borrow::Borrow<str> for VariantId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for VariantId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for VariantId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for VariantId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<VariantId> for String {
+    fn eq(&self, other: &VariantId) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<VariantId> for &str {
+    fn eq(&self, other: &VariantId) -> bool {
+        *self == other.0
+    }
+}
+
+impl From<VariantId> for String {
+    fn from(id: VariantId) -> String {
+        id.0
+    }
+}
+
+crate::versions::serde_via_str!(VariantId);
 
 /// Which torch a variant serves: one minor (a per-minor wheel) or every
 /// release from the stable floor on (a stable-ABI wheel). In `exclude`

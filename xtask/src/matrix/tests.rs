@@ -424,3 +424,34 @@ fn torches_served_by_the_fixture_stable_wheels() {
         ["2.9.1"]
     );
 }
+
+#[test]
+fn variant_ids_round_trip() {
+    for s in [
+        "cu12-torch2.9-linux_x86_64",
+        "cu13-torch2.11-win_amd64",
+        "cu13-torchstable2.10-linux_aarch64",
+    ] {
+        assert_eq!(s.parse::<VariantId>().unwrap().to_string(), s);
+    }
+    assert_eq!(
+        VariantId::stable(13, "2.10".parse().unwrap(), Platform::WinAmd64),
+        "cu13-torchstable2.10-win_amd64"
+    );
+    assert_eq!(
+        VariantId::per_minor(12, "2.9".parse().unwrap(), Platform::LinuxX86_64).as_str(),
+        "cu12-torch2.9-linux_x86_64"
+    );
+    for s in [
+        "cu12-torch2.9",
+        "cu012-torch2.9-linux_x86_64",
+        "cu-torch2.9-linux_x86_64",
+        "cu12-torch2.09-linux_x86_64",
+        "cu12-torchnightly-linux_x86_64",
+        "cu12-torch2.9-win_arm64",
+        "cu12-*-linux_x86_64",
+    ] {
+        assert!(s.parse::<VariantId>().is_err(), "{s}");
+    }
+    insta::assert_snapshot!("cu12-torch2.9".parse::<VariantId>().unwrap_err(), @"`cu12-torch2.9` is not a variant id (expected e.g. `cu12-torch2.9-linux_x86_64`, `cu13-torchstable2.10-win_amd64`)");
+}

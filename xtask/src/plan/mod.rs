@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::Serialize;
 use thiserror::Error;
 
+pub use crate::matrix::VariantId;
 use crate::matrix::{IndexSource, Matrix, Package, Release, TorchSel};
 use crate::platform::{GlibcVersion, Os, Platform, PlatformTag};
 use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease};
@@ -55,7 +56,7 @@ impl VariantKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Variant {
     /// Stable id used in file names, cache keys, CI job names and index paths.
-    pub id: String,
+    pub id: VariantId,
     pub kind: VariantKind,
     pub platform: Platform,
     /// The platform tag the wheel is planned with; the audit checks the
@@ -139,14 +140,14 @@ pub struct Plan {
 }
 
 /// Variant id: CUDA major, torch minor, platform. Ex) `cu13-torch2.11-linux_x86_64`
-pub fn variant_id(cuda_major: u32, torch: TorchMinor, platform: Platform) -> String {
-    format!("cu{cuda_major}-torch{torch}-{platform}")
+pub fn variant_id(cuda_major: u32, torch: TorchMinor, platform: Platform) -> VariantId {
+    VariantId::per_minor(cuda_major, torch, platform)
 }
 
 /// Stable variant id: CUDA major, `torchstable` + the floor, platform.
 /// Ex) `cu13-torchstable2.10-linux_x86_64` (torch 2.10 and every later one)
-pub fn stable_variant_id(cuda_major: u32, floor: TorchMinor, platform: Platform) -> String {
-    format!("cu{cuda_major}-torchstable{floor}-{platform}")
+pub fn stable_variant_id(cuda_major: u32, floor: TorchMinor, platform: Platform) -> VariantId {
+    VariantId::stable(cuda_major, floor, platform)
 }
 
 /// Local version label naming the toolkit and torch minor. Ex) `cu128torch2.9`
@@ -408,7 +409,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// One entry of the GitHub Actions job matrix.
 #[derive(Debug, Serialize)]
 pub struct GithubJob {
-    pub id: String,
+    pub id: VariantId,
     pub platform: Platform,
     /// The runner label the job needs.
     pub runner: String,
@@ -459,7 +460,7 @@ impl Plan {
                     arches.push_str(&format!("+ptx{}", p.number));
                 }
                 [
-                    v.id.clone(),
+                    v.id.to_string(),
                     v.wheel.to_string(),
                     v.toolkit.to_string(),
                     match v.kind {

@@ -144,7 +144,7 @@ fn filters() {
             .unwrap()
             .variants
             .into_iter()
-            .map(|v| v.id)
+            .map(|v| v.id.into())
             .collect()
     };
     assert_eq!(
@@ -192,7 +192,7 @@ fn filters() {
 
 #[test]
 fn shards_partition_balanced_and_deterministic() {
-    let all: Vec<String> = plan().variants.into_iter().map(|v| v.id).collect();
+    let all: Vec<String> = plan().variants.into_iter().map(|v| v.id.into()).collect();
     for n in 1..=20 {
         let mut union = Vec::new();
         let mut sizes = Vec::new();
