@@ -81,7 +81,9 @@ pub fn is_canonical_public_version(v: &str) -> bool {
 /// lower-case alphanumeric segments. The matrix's `package.version` has no
 /// label ([`Version::public`]); each variant adds one.
 /// Ex) `2026.1.0`, `2026.1.0+cu128torch2.9`
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Orders by text, not by PEP 440 precedence.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version(String);
 
 impl Version {
@@ -141,6 +143,13 @@ impl FromStr for Version {
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Debug-prints as the string does (`"2026.1.0"`).
+impl fmt::Debug for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 
@@ -496,6 +505,7 @@ mod tests {
         assert_eq!(w.public_part(), "2026.1.0");
         assert_eq!(w.local(), Some("cu128torch2.9"));
         assert_eq!(v.local(), None);
+        assert_eq!(format!("{v:?}"), "\"2026.1.0\"");
         assert_eq!(w.with_local("cu130torch2.11"), "2026.1.0+cu130torch2.11");
         for s in ["1.0+", "1.0+CU128", "1.0+a..b", "1.0+a-b", "1.0RC1", "v1"] {
             assert!(s.parse::<Version>().is_err(), "{s}");

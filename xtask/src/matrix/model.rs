@@ -82,7 +82,7 @@ pub struct TorchEntry {
 /// `torchstable` and the stable floor), platform. Used in file names, cache
 /// keys, CI job names and index paths.
 /// Ex) `cu12-torch2.9-linux_x86_64`, `cu13-torchstable2.10-win_amd64`
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VariantId(String);
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -139,6 +139,14 @@ impl FromStr for VariantId {
 impl fmt::Display for VariantId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Debug-prints as the string does (`"cu12-torch2.9-linux_x86_64"`), as the
+/// id did when it was a `String`.
+impl fmt::Debug for VariantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 

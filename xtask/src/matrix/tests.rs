@@ -453,5 +453,8 @@ fn variant_ids_round_trip() {
     ] {
         assert!(s.parse::<VariantId>().is_err(), "{s}");
     }
+    // Formats like the string it replaced, `{:?}` included.
+    let id: VariantId = "cu12-torch2.9-linux_x86_64".parse().unwrap();
+    assert_eq!(format!("{id:?}"), "\"cu12-torch2.9-linux_x86_64\"");
     insta::assert_snapshot!("cu12-torch2.9".parse::<VariantId>().unwrap_err(), @"`cu12-torch2.9` is not a variant id (expected e.g. `cu12-torch2.9-linux_x86_64`, `cu13-torchstable2.10-win_amd64`)");
 }
