@@ -45,3 +45,23 @@ pub fn require_tool(program: &str, probe: &[&str], needed_for: &str) -> bool {
         }
     );
 }
+
+/// Path of the test fixture matrix: a frozen copy of the repository's
+/// `matrix.yaml` (torch 2.7-2.15, stable from 2.10). Tests whose expectations
+/// name variant ids, counts or torch releases read it, so adding a release to
+/// `matrix.yaml` changes no test. Ex) ids `cu12-torch2.9-linux_x86_64`
+pub const FIXTURE_MATRIX_PATH: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/matrix.yaml");
+
+/// The fixture matrix's text (see [`FIXTURE_MATRIX_PATH`]).
+pub const FIXTURE_MATRIX: &str = include_str!("../tests/fixtures/matrix.yaml");
+
+/// Path of the repository's own `matrix.yaml`, for the few tests that check
+/// properties the product needs of it (never exact counts or ids).
+pub const LIVE_MATRIX_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml");
+
+/// The fixture matrix, validated.
+pub fn fixture_matrix() -> crate::matrix::Matrix {
+    crate::matrix::Matrix::parse("fixtures/matrix.yaml", FIXTURE_MATRIX)
+        .expect("the fixture matrix is valid")
+}

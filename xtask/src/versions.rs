@@ -1,4 +1,5 @@
-//! Version-like domain types: torch releases, CUDA toolkits, GPU architectures.
+//! Version-like domain types: the package's PEP 440 version, torch releases,
+//! CUDA toolkits, GPU architectures.
 //!
 //! Pure: parsing and formatting only. Every type's `FromStr` and `Display`
 //! round-trip.
@@ -18,6 +19,10 @@ pub enum VersionError {
     Cuda(String),
     #[error("`{0}` is not a GPU architecture (expected e.g. `sm_90`, `sm_90a`, `sm_100f`)")]
     Arch(String),
+    #[error("`{0}` is not a normalised PEP 440 version (expected e.g. `2026.1.0`, `1.2rc1`, `1.2.post1`)")]
+    Package(String),
+    #[error("version `{0}` has a local label; the farm adds `+cu<XY>torch<M>.<m>` itself")]
+    LocalLabel(String),
 }
 
 fn parse_u32(s: &str) -> Option<u32> {
@@ -28,6 +33,161 @@ fn parse_u32(s: &str) -> Option<u32> {
         return None;
     }
     s.parse().ok()
+}
+
+/// Whether `v` is a public PEP 440 version in normalised form
+/// (`N(.N)*[{a|b|rc}N][.postN][.devN]`). Ex) `1.2rc1`
+pub fn is_canonical_public_version(v: &str) -> bool {
+    let bytes = v.as_bytes();
+    let mut i = 0;
+    let num = |i: &mut usize| -> bool {
+        let start = *i;
+        while *i < bytes.len() && bytes[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > start && (bytes[start] != b'0' || *i - start == 1)
+    };
+    if !num(&mut i) {
+        return false;
+    }
+    while i < bytes.len() && bytes[i] == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+        if !num(&mut i) {
+            return false;
+        }
+    }
+    for pre in ["rc", "a", "b"] {
+        if v[i..].starts_with(pre) {
+            i += pre.len();
+            if !num(&mut i) {
+                return false;
+            }
+            break;
+        }
+    }
+    for (tag, _) in [(".post", 0), (".dev", 1)] {
+        if v[i..].starts_with(tag) {
+            i += tag.len();
+            if !num(&mut i) {
+                return false;
+            }
+        }
+    }
+    i == bytes.len()
+}
+
+/// A package version: a normalised public PEP 440 version
+/// (`N(.N)*[{a|b|rc}N][.postN][.devN]`), optionally with a local label of
+/// lower-case alphanumeric segments. The matrix's `package.version` has no
+/// label ([`Version::public`]); each variant adds one.
+/// Ex) `2026.1.0`, `2026.1.0+cu128torch2.9`
+///
+/// Orders by text, not by PEP 440 precedence.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(String);
+
+impl Version {
+    /// A version without local label, as `matrix.yaml` writes it.
+    pub fn public(s: &str) -> Result<Version, VersionError> {
+        if s.contains('+') {
+            return Err(VersionError::LocalLabel(s.to_string()));
+        }
+        s.parse()
+    }
+
+    /// This version with `label` as its local label (replacing any).
+    /// Ex) `2026.1.0` + `cu128torch2.9` → `2026.1.0+cu128torch2.9`
+    pub fn with_local(&self, label: &str) -> Version {
+        debug_assert!(is_local_label(label), "{label}");
+        Version(format!("{}+{label}", self.public_part()))
+    }
+
+    /// The public part. Ex) `2026.1.0`
+    pub fn public_part(&self) -> &str {
+        self.0.split_once('+').map_or(&self.0, |(p, _)| p)
+    }
+
+    /// The local label, if any. Ex) `cu128torch2.9`
+    pub fn local(&self) -> Option<&str> {
+        self.0.split_once('+').map(|(_, l)| l)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_local_label(l: &str) -> bool {
+    l.split('.').all(|seg| {
+        !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+impl FromStr for Version {
+    type Err = VersionError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (public, local) = match s.split_once('+') {
+            Some((p, l)) => (p, Some(l)),
+            None => (s, None),
+        };
+        if !is_canonical_public_version(public) || !local.is_none_or(is_local_label) {
+            return Err(VersionError::Package(s.to_string()));
+        }
+        Ok(Version(s.to_string()))
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Debug-prints as the string does (`"2026.1.0"`).
+impl fmt::Debug for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::ops::Deref for Version {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Version {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for Version {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Version {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Version {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<Version> for String {
+    fn eq(&self, other: &Version) -> bool {
+        *self == other.0
+    }
 }
 
 /// A torch minor release line, the unit a wheel variant is built for.
@@ -306,7 +466,7 @@ macro_rules! serde_via_str {
 }
 pub(crate) use serde_via_str;
 
-serde_via_str!(TorchMinor, TorchRelease, CudaVersion, SmArch);
+serde_via_str!(Version, TorchMinor, TorchRelease, CudaVersion, SmArch);
 
 #[cfg(test)]
 mod tests {
@@ -326,6 +486,32 @@ mod tests {
         for s in ["sm_80", "sm_90a", "sm_100f", "sm_120", "sm_121a"] {
             assert_eq!(s.parse::<SmArch>().unwrap().to_string(), s);
         }
+        for s in [
+            "2026.1.0",
+            "1.2rc1",
+            "1.0a1.post2.dev3",
+            "2026.1.0+cu128torch2.9",
+            "2026.1.0+cu130torchstable2.10",
+        ] {
+            assert_eq!(s.parse::<Version>().unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn package_versions() {
+        let v = Version::public("2026.1.0").unwrap();
+        let w = v.with_local("cu128torch2.9");
+        assert_eq!(w, "2026.1.0+cu128torch2.9");
+        assert_eq!(w.public_part(), "2026.1.0");
+        assert_eq!(w.local(), Some("cu128torch2.9"));
+        assert_eq!(v.local(), None);
+        assert_eq!(format!("{v:?}"), "\"2026.1.0\"");
+        assert_eq!(w.with_local("cu130torch2.11"), "2026.1.0+cu130torch2.11");
+        for s in ["1.0+", "1.0+CU128", "1.0+a..b", "1.0+a-b", "1.0RC1", "v1"] {
+            assert!(s.parse::<Version>().is_err(), "{s}");
+        }
+        insta::assert_snapshot!(Version::public("1.0+x").unwrap_err(), @"version `1.0+x` has a local label; the farm adds `+cu<XY>torch<M>.<m>` itself");
+        insta::assert_snapshot!(Version::public("1.0-1").unwrap_err(), @"`1.0-1` is not a normalised PEP 440 version (expected e.g. `2026.1.0`, `1.2rc1`, `1.2.post1`)");
     }
 
     #[test]

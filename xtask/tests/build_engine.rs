@@ -74,9 +74,7 @@ fn fixture(tag: &str) -> Fixture {
     );
     write(&repo.join("LICENSE"), "Apache-2.0\n");
     write(&repo.join("README.md"), "# attnfarm\n");
-    let text =
-        fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml")).unwrap();
-    write(&repo.join("matrix.yaml"), &text);
+    write(&repo.join("matrix.yaml"), xtask::testing::FIXTURE_MATRIX);
 
     // Fake toolkit: nvcc compiles the .cu as C++; a stub libcudart.so.13.
     let cuda = root.join("cuda");

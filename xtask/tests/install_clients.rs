@@ -18,8 +18,7 @@ const VARIANT: &str = "cu12-torch2.9-linux_x86_64";
 const OTHER: &str = "cu13-torchstable2.10-linux_x86_64";
 
 fn plan() -> Plan {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let m = Matrix::load(&root.join("matrix.yaml")).unwrap();
+    let m = Matrix::load(Path::new(xtask::testing::FIXTURE_MATRIX_PATH)).unwrap();
     Plan::from_matrix(&m, Some(Platform::LinuxX86_64))
 }
 

@@ -59,7 +59,12 @@ fn tmp(name: &str) -> PathBuf {
 
 fn wheel_spec(local: &str, platform: &str, requires: &str) -> WheelSpec {
     let version = format!("2026.1.0+{local}");
-    let filename = WheelFilename::abi3("attnfarm", &version, "cp39", platform.parse().unwrap());
+    let filename = WheelFilename::abi3(
+        "attnfarm",
+        &version.parse().unwrap(),
+        "cp39",
+        platform.parse().unwrap(),
+    );
     WheelSpec {
         metadata: CoreMetadata {
             name: "attnfarm".into(),
@@ -655,7 +660,7 @@ fn bad_token_never_shown() {
 fn cli_dry_run_then_publish() {
     let fake = fake_with_history();
     let dist = make_dist("cli");
-    let matrix = concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml");
+    let matrix = xtask::testing::FIXTURE_MATRIX_PATH;
     let xtask = |extra: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args([
@@ -785,7 +790,7 @@ fn publishes_what_the_index_writer_references() {
             fs_err::copy(&p, dist.join("wheels").join(p.file_name().unwrap())).unwrap();
         }
     }
-    let matrix = concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml");
+    let matrix = xtask::testing::FIXTURE_MATRIX_PATH;
     let m = xtask::matrix::Matrix::load(Path::new(matrix)).unwrap();
     let plan = xtask::plan::Plan::from_matrix(&m, None);
     xtask::index::write_index(&plan, &dist, xtask::index::BaseUrl::Release, None).unwrap();
@@ -869,7 +874,7 @@ fn enterprise_api_path() {
 // paged asset lists (digests), plus this run's.
 
 fn full_plan() -> xtask::plan::Plan {
-    let matrix = concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml");
+    let matrix = xtask::testing::FIXTURE_MATRIX_PATH;
     let m = xtask::matrix::Matrix::load(Path::new(matrix)).unwrap();
     xtask::plan::Plan::from_matrix(&m, None)
 }

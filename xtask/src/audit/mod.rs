@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use object::read::elf::{Dyn, FileHeader, Sym};
 use thiserror::Error;
 
-use crate::platform::PlatformTag;
+use crate::platform::{GlibcVersion, PlatformTag};
 
 #[derive(Debug, Error)]
 pub enum AuditError {
@@ -36,7 +36,7 @@ pub enum AuditError {
 /// One manylinux policy: the highest symbol version of each family allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
-    pub glibc: (u32, u32),
+    pub glibc: GlibcVersion,
     pub glibcxx: [u32; 3],
     pub cxxabi: [u32; 3],
     pub gcc: [u32; 3],
@@ -45,22 +45,22 @@ pub struct Policy {
 /// PEP 600 policies as auditwheel 6.8 ships them (x86_64; aarch64 differs
 /// only below 2_27 and in GCC_ of 2_34..2_38, which the farm does not target).
 pub const POLICIES: &[Policy] = &[
-    pol((2, 17), [3, 4, 19], [1, 3, 7], [4, 8, 0]),
-    pol((2, 24), [3, 4, 22], [1, 3, 10], [4, 8, 0]),
-    pol((2, 26), [3, 4, 22], [1, 3, 10], [4, 8, 0]),
-    pol((2, 27), [3, 4, 24], [1, 3, 11], [7, 0, 0]),
-    pol((2, 28), [3, 4, 24], [1, 3, 11], [7, 0, 0]),
-    pol((2, 31), [3, 4, 28], [1, 3, 12], [7, 0, 0]),
-    pol((2, 34), [3, 4, 29], [1, 3, 13], [7, 0, 0]),
-    pol((2, 35), [3, 4, 30], [1, 3, 13], [12, 0, 0]),
-    pol((2, 36), [3, 4, 30], [1, 3, 13], [12, 0, 0]),
-    pol((2, 38), [3, 4, 30], [1, 3, 13], [12, 0, 0]),
-    pol((2, 39), [3, 4, 33], [1, 3, 15], [14, 0, 0]),
-    pol((2, 40), [3, 4, 33], [1, 3, 15], [14, 0, 0]),
-    pol((2, 41), [3, 4, 33], [1, 3, 15], [14, 0, 0]),
+    pol(GlibcVersion::new(2, 17), [3, 4, 19], [1, 3, 7], [4, 8, 0]),
+    pol(GlibcVersion::new(2, 24), [3, 4, 22], [1, 3, 10], [4, 8, 0]),
+    pol(GlibcVersion::new(2, 26), [3, 4, 22], [1, 3, 10], [4, 8, 0]),
+    pol(GlibcVersion::new(2, 27), [3, 4, 24], [1, 3, 11], [7, 0, 0]),
+    pol(GlibcVersion::new(2, 28), [3, 4, 24], [1, 3, 11], [7, 0, 0]),
+    pol(GlibcVersion::new(2, 31), [3, 4, 28], [1, 3, 12], [7, 0, 0]),
+    pol(GlibcVersion::new(2, 34), [3, 4, 29], [1, 3, 13], [7, 0, 0]),
+    pol(GlibcVersion::new(2, 35), [3, 4, 30], [1, 3, 13], [12, 0, 0]),
+    pol(GlibcVersion::new(2, 36), [3, 4, 30], [1, 3, 13], [12, 0, 0]),
+    pol(GlibcVersion::new(2, 38), [3, 4, 30], [1, 3, 13], [12, 0, 0]),
+    pol(GlibcVersion::new(2, 39), [3, 4, 33], [1, 3, 15], [14, 0, 0]),
+    pol(GlibcVersion::new(2, 40), [3, 4, 33], [1, 3, 15], [14, 0, 0]),
+    pol(GlibcVersion::new(2, 41), [3, 4, 33], [1, 3, 15], [14, 0, 0]),
 ];
 
-const fn pol(glibc: (u32, u32), glibcxx: [u32; 3], cxxabi: [u32; 3], gcc: [u32; 3]) -> Policy {
+const fn pol(glibc: GlibcVersion, glibcxx: [u32; 3], cxxabi: [u32; 3], gcc: [u32; 3]) -> Policy {
     Policy {
         glibc,
         glibcxx,
@@ -121,7 +121,7 @@ impl Family {
 
     fn cap(self, p: &Policy) -> [u32; 3] {
         match self {
-            Family::Glibc => [p.glibc.0, p.glibc.1, 0],
+            Family::Glibc => [p.glibc.major, p.glibc.minor, 0],
             Family::Glibcxx => p.glibcxx,
             Family::Cxxabi => p.cxxabi,
             Family::Gcc => p.gcc,
@@ -402,13 +402,15 @@ pub fn audit(
     }
     // The glibc a tag needs: GLIBC_x.y directly; the other families through
     // the lowest policy whose caps allow them.
-    let needed_glibc = highest.iter().try_fold((2u32, 17u32), |acc, (f, (v, _))| {
-        let g = match f {
-            Family::Glibc => Some((v[0], v[1])),
-            _ => POLICIES.iter().find(|p| *v <= f.cap(p)).map(|p| p.glibc),
-        }?;
-        Some(acc.max(g))
-    });
+    let needed_glibc = highest
+        .iter()
+        .try_fold(GlibcVersion::new(2, 17), |acc, (f, (v, _))| {
+            let g = match f {
+                Family::Glibc => Some(GlibcVersion::new(v[0], v[1])),
+                _ => POLICIES.iter().find(|p| *v <= f.cap(p)).map(|p| p.glibc),
+            }?;
+            Some(acc.max(g))
+        });
     let needed = needed_glibc.map(|g| PlatformTag::manylinux(platform, g));
     if let Some(floor) = planned.glibc() {
         // Caps of the floor: glibc itself, and the newest policy at or below it
@@ -416,7 +418,7 @@ pub fn audit(
         let floor_policy = POLICIES.iter().rev().find(|p| p.glibc <= floor);
         for ((fam, v), syms) in &by_version {
             let cap = match (fam, floor_policy) {
-                (Family::Glibc, _) => [floor.0, floor.1, 0],
+                (Family::Glibc, _) => [floor.major, floor.minor, 0],
                 (_, Some(fp)) => fam.cap(fp),
                 (_, None) => [0, 0, 0],
             };

@@ -475,7 +475,7 @@ fn one_build_job_per_platform_and_smoke_variants_required() {
         .find(|v| v.id == "cu13-torchstable2.10-win_amd64")
         .unwrap()
         .clone();
-    v.id = "cu13-torch2.11-win_amd64".into();
+    v.id = "cu13-torch2.11-win_amd64".parse().unwrap();
     p3.variants.push(v);
     let smoke = smoke_variants(&p3).unwrap();
     assert_eq!(smoke[1].id, "cu13-torch2.11-win_amd64");

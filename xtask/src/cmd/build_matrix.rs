@@ -10,7 +10,7 @@ use crate::engine::{self, Options, Outcome, ToolchainMode};
 use crate::index::BaseUrl;
 use crate::matrix::Matrix;
 use crate::plan::{HostSupport, Plan, Variant};
-use crate::platform::{Platform, PlatformTag};
+use crate::platform::{GlibcVersion, Platform, PlatformTag};
 use crate::progress::{Progress, Stderr};
 use crate::toolchain::{ambient, Cache};
 use crate::versions::SmArch;
@@ -95,7 +95,7 @@ pub fn restrict_arches(v: &mut Variant, arches: &[SmArch]) -> anyhow::Result<()>
 }
 
 /// This host's glibc version (`getconf GNU_LIBC_VERSION` → `glibc 2.39`).
-fn host_glibc() -> Option<(u32, u32)> {
+fn host_glibc() -> Option<GlibcVersion> {
     let sh = xshell::Shell::new().ok()?;
     let out = sh
         .cmd("getconf")
@@ -106,11 +106,14 @@ fn host_glibc() -> Option<(u32, u32)> {
     parse_glibc_version(&out)
 }
 
-/// Ex) `glibc 2.39` → (2, 39)
-fn parse_glibc_version(text: &str) -> Option<(u32, u32)> {
+/// Ex) `glibc 2.39` → 2.39
+fn parse_glibc_version(text: &str) -> Option<GlibcVersion> {
     let v = text.trim().strip_prefix("glibc ")?;
     let mut it = v.split('.');
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    Some(GlibcVersion::new(
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    ))
 }
 
 /// A build for this machine links against this machine's glibc: its floor
@@ -121,15 +124,16 @@ pub fn retag_for_host(v: &mut Variant, m: &Matrix, host: Platform, progress: &dy
     if let (Some(floor), Some(host_glibc)) = (v.platform_tag.glibc(), host_glibc()) {
         if host_glibc > floor {
             v.platform_tag = PlatformTag::manylinux(host, host_glibc);
+            let version = v.wheel.version.clone();
             v.wheel = WheelFilename::abi3(
                 &m.package.name,
-                &v.version,
+                &version,
                 &m.package.abi3,
                 v.platform_tag.clone(),
             );
             progress.note(&format!(
-                "this host has glibc {}.{}, so the wheel is tagged {} (for this machine and newer ones)",
-                host_glibc.0, host_glibc.1, v.platform_tag
+                "this host has glibc {host_glibc}, so the wheel is tagged {} (for this machine and newer ones)",
+                v.platform_tag
             ));
         }
     }
@@ -295,15 +299,19 @@ mod tests {
     use super::*;
 
     fn matrix() -> Matrix {
-        let text =
-            fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../matrix.yaml")).unwrap();
-        Matrix::parse("matrix.yaml", &text).unwrap()
+        crate::testing::fixture_matrix()
     }
 
     #[test]
     fn parses_getconf_glibc() {
-        assert_eq!(parse_glibc_version("glibc 2.39\n"), Some((2, 39)));
-        assert_eq!(parse_glibc_version("glibc 2.36"), Some((2, 36)));
+        assert_eq!(
+            parse_glibc_version("glibc 2.39\n"),
+            Some(GlibcVersion::new(2, 39))
+        );
+        assert_eq!(
+            parse_glibc_version("glibc 2.36"),
+            Some(GlibcVersion::new(2, 36))
+        );
         assert_eq!(parse_glibc_version("musl"), None);
     }
 

@@ -231,7 +231,7 @@ pub fn build(
                 outcomes.push(None);
             }
             HostSupport::No(why) => outcomes.push(Some(Outcome {
-                id: v.id.clone(),
+                id: v.id.to_string(),
                 status: Status::Skipped(why.clone()),
                 wheel: None,
                 size: 0,
@@ -251,7 +251,7 @@ pub fn build(
     // 2. Compile graph, then compile.
     let graph = plan_graph(&mut works, &sources, opts);
     run::write_compat_source(&graph, opts)?;
-    let unit = |owner: usize| works[owner].v.id.clone();
+    let unit = |owner: usize| works[owner].v.id.to_string();
     let states = run::execute(&graph, &sources, opts, &unit, progress);
 
     // 3. Link, audit, wheel — per variant.
@@ -301,7 +301,7 @@ pub fn build(
         }
         let outcome = match r {
             Ok(p) => Outcome {
-                id: w.v.id.clone(),
+                id: w.v.id.to_string(),
                 status: p.status,
                 wheel: p.wheel,
                 size: p.size,
@@ -312,7 +312,7 @@ pub fn build(
                 log: Some(log_path),
             },
             Err(e) => Outcome {
-                id: w.v.id.clone(),
+                id: w.v.id.to_string(),
                 status: Status::Failed(e.to_string()),
                 wheel: None,
                 size: 0,
@@ -473,6 +473,6 @@ pub fn provision_only(
     run::provision(&mut works, &ToolchainMode::Hermetic, opts, progress);
     works
         .into_iter()
-        .filter_map(|w| w.failed.map(|f| (w.v.id.clone(), f.to_string())))
+        .filter_map(|w| w.failed.map(|f| (w.v.id.to_string(), f.to_string())))
         .collect()
 }

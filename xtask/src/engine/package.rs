@@ -339,6 +339,6 @@ fn import_package(python_dir: &Path, dist_name: &str) -> String {
     if found.len() == 1 {
         found.remove(0)
     } else {
-        dist_name.replace(['-', '.'], "_").to_lowercase()
+        crate::names::escape(dist_name)
     }
 }

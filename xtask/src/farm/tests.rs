@@ -2,11 +2,7 @@ use super::*;
 use crate::progress::Silent;
 
 fn matrix() -> Matrix {
-    Matrix::load(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../matrix.yaml"
-    )))
-    .unwrap()
+    crate::testing::fixture_matrix()
 }
 
 fn temp(name: &str) -> PathBuf {

@@ -89,7 +89,7 @@ pub fn write_index(
         }) {
             return Err(IndexError::Stray {
                 file: name.clone(),
-                version: info.filename.version.clone(),
+                version: info.filename.version.to_string(),
                 platform: info.filename.platform.to_string(),
             });
         }
@@ -141,7 +141,7 @@ pub fn write_index(
             .variants
             .iter()
             .filter(|v| !entries.iter().any(|e| e.id == v.id))
-            .map(|v| v.id.clone())
+            .map(|v| v.id.to_string())
             .collect(),
         landing: index_dir.join("index.html"),
     };
@@ -190,7 +190,7 @@ pub fn write_tree(
     if let Some(text) = helper {
         fs_err::write(staging.join("install.py"), text)?;
     }
-    let version = site::latest_version(entries).unwrap_or_else(|| plan.package.version.clone());
+    let version = site::latest_version(entries).unwrap_or_else(|| plan.package.version.to_string());
     fs_err::write(
         staging.join("index.html"),
         render::landing_page(project, &version, entries, helper.is_some()),

@@ -199,7 +199,7 @@ pub fn entries(
         // The plan's id scheme: `cu13-torch2.11-…`, `cu13-torchstable2.10-…`.
         let id = match kind {
             STABLE => format!("cu{cuda_major}-torchstable{minor}-{platform}"),
-            _ => crate::plan::variant_id(cuda_major, minor, platform),
+            _ => crate::plan::variant_id(cuda_major, minor, platform).to_string(),
         };
         let planned = plan.find(&id);
         let entry = by_id.entry(id.clone()).or_insert_with(|| VariantEntry {
@@ -247,7 +247,7 @@ pub fn entries(
                 .map(|v| v.requires_python.clone())
         });
         entry.wheels.push(WheelEntry {
-            version: name.version.clone(),
+            version: name.version.to_string(),
             release: w.tag.clone(),
             file: w.link.file.clone(),
             url: w.link.url.clone(),

@@ -4,7 +4,7 @@ use crate::platform::Platform;
 use crate::wheel::{write_wheel, Entry, WheelSpec};
 
 pub(crate) fn default_plan() -> Plan {
-    let m = Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap();
+    let m = Matrix::parse("matrix.yaml", crate::testing::FIXTURE_MATRIX).unwrap();
     Plan::from_matrix(&m, Some(Platform::LinuxX86_64))
 }
 
@@ -231,10 +231,10 @@ fn stray_and_missing_wheels() {
     let dist = tmp("stray");
     insta::assert_snapshot!(write_index(&plan, &dist, BaseUrl::Local, None).unwrap_err().to_string().replace(&dist.display().to_string(), "[dist]"), @"[dist]/wheels holds no wheels: run `cargo xtask build-matrix` first");
     let mut other = plan.clone();
-    other.package.version = "2025.9.0".into();
+    other.package.version = "2025.9.0".parse().unwrap();
     for v in &mut other.variants {
         v.version = v.version.replace("2026.1.0", "2025.9.0");
-        v.wheel.version = v.version.clone();
+        v.wheel.version = v.version.parse().unwrap();
     }
     fixture_wheel(&other, "cu12-torch2.9-linux_x86_64", &dist.join("wheels"));
     insta::assert_snapshot!(write_index(&plan, &dist, BaseUrl::Local, None).unwrap_err(), @"attnfarm-2025.9.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl matches no variant of the plan (version `2025.9.0+cu128torch2.9`, platform manylinux_2_28_x86_64); remove it or build it from this matrix");

@@ -1,4 +1,5 @@
 use super::*;
+use crate::platform::Platform;
 
 /// A small valid matrix; tests replace one line to break it.
 const BASE: &str = r#"schema: 1
@@ -60,12 +61,49 @@ fn base_is_valid() {
     );
 }
 
+/// The test fixture (a frozen copy of matrix.yaml); counts and releases
+/// below are its.
+fn fixture() -> Matrix {
+    crate::testing::fixture_matrix()
+}
+
 #[test]
-fn default_matrix_is_valid() {
-    let text = include_str!("../../../matrix.yaml");
-    let m = Matrix::parse("matrix.yaml", text).unwrap();
+fn fixture_matrix_is_valid() {
+    let m = fixture();
     assert_eq!(m.torch.len(), 9);
     assert_eq!(m.toolkits.len(), 2);
+}
+
+/// The repository's matrix.yaml validates and has what the product needs:
+/// per-minor and stable wheels, a toolkit for every torch's CUDA major, and
+/// every platform the farm builds for. No counts: adding a torch release or
+/// a toolkit changes nothing here.
+#[test]
+fn live_matrix_is_valid_and_complete() {
+    let m = Matrix::load(std::path::Path::new(crate::testing::LIVE_MATRIX_PATH)).unwrap();
+    let stable = m.stable.expect("matrix.yaml has a `stable` section");
+    assert!(stable.from >= STABLE_ABI_MIN);
+    let c = m.candidates();
+    let kept = |sel: fn(&TorchSel) -> bool| {
+        c.iter()
+            .any(|(s, major, p)| sel(s) && !m.excluded(*s, *major, *p))
+    };
+    assert!(
+        kept(|s| matches!(s, TorchSel::Minor(_))),
+        "no per-minor wheel"
+    );
+    assert!(kept(|s| *s == TorchSel::Stable), "no stable wheel");
+    for t in &m.torch {
+        assert!(m.toolkit_for_major(t.cuda.major).is_some(), "{}", t.version);
+    }
+    for p in [Platform::LinuxX86_64, Platform::WinAmd64] {
+        assert!(m.platform(p).is_some(), "matrix.yaml lacks {p}");
+        assert!(
+            c.iter()
+                .any(|(s, major, q)| *q == p && !m.excluded(*s, *major, *q)),
+            "nothing is built for {p}"
+        );
+    }
 }
 
 #[test]
@@ -181,9 +219,9 @@ fn wrong_schema() {
 
 #[test]
 fn malformed_inputs_never_panic() {
-    // Truncations and byte flips of the default matrix: every one must come
+    // Truncations and byte flips of the fixture matrix: every one must come
     // back as Ok or a located error, never a panic.
-    let text = include_str!("../../../matrix.yaml");
+    let text = crate::testing::FIXTURE_MATRIX;
     for cut in (0..text.len()).step_by(97) {
         let t = &text[..text.floor_char_boundary(cut)];
         let _ = Matrix::parse("matrix.yaml", t);
@@ -251,8 +289,9 @@ fn composite_frontend() {
     };
     let m = Matrix::parse("matrix.yaml", &composite("\"13.0\"", "[sm_80, sm_90]")).unwrap();
     assert_eq!(m.toolkits[0].frontend, Some("13.0".parse().unwrap()));
-    // The repository's 12.8 toolkit is a composite with a 13.0 front end.
-    let d = Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap();
+    // The fixture's (matrix.yaml's) 12.8 toolkit is a composite with a 13.0
+    // front end.
+    let d = fixture();
     let cu12 = d.toolkit_for_major(12).unwrap();
     assert_eq!(cu12.frontend, Some("13.0".parse().unwrap()));
     assert_eq!(d.toolkit_for_major(13).unwrap().frontend, None);
@@ -366,8 +405,8 @@ fn stable_exclude() {
 }
 
 #[test]
-fn torches_served_by_the_default_stable_wheels() {
-    let m = Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap();
+fn torches_served_by_the_fixture_stable_wheels() {
+    let m = fixture();
     let builds = |sel, major| -> Vec<String> {
         m.torches_served(sel, major)
             .iter()
@@ -384,4 +423,38 @@ fn torches_served_by_the_default_stable_wheels() {
         builds(TorchSel::Minor("2.9".parse().unwrap()), 12),
         ["2.9.1"]
     );
+}
+
+#[test]
+fn variant_ids_round_trip() {
+    for s in [
+        "cu12-torch2.9-linux_x86_64",
+        "cu13-torch2.11-win_amd64",
+        "cu13-torchstable2.10-linux_aarch64",
+    ] {
+        assert_eq!(s.parse::<VariantId>().unwrap().to_string(), s);
+    }
+    assert_eq!(
+        VariantId::stable(13, "2.10".parse().unwrap(), Platform::WinAmd64),
+        "cu13-torchstable2.10-win_amd64"
+    );
+    assert_eq!(
+        VariantId::per_minor(12, "2.9".parse().unwrap(), Platform::LinuxX86_64).as_str(),
+        "cu12-torch2.9-linux_x86_64"
+    );
+    for s in [
+        "cu12-torch2.9",
+        "cu012-torch2.9-linux_x86_64",
+        "cu-torch2.9-linux_x86_64",
+        "cu12-torch2.09-linux_x86_64",
+        "cu12-torchnightly-linux_x86_64",
+        "cu12-torch2.9-win_arm64",
+        "cu12-*-linux_x86_64",
+    ] {
+        assert!(s.parse::<VariantId>().is_err(), "{s}");
+    }
+    // Formats like the string it replaced, `{:?}` included.
+    let id: VariantId = "cu12-torch2.9-linux_x86_64".parse().unwrap();
+    assert_eq!(format!("{id:?}"), "\"cu12-torch2.9-linux_x86_64\"");
+    insta::assert_snapshot!("cu12-torch2.9".parse::<VariantId>().unwrap_err(), @"`cu12-torch2.9` is not a variant id (expected e.g. `cu12-torch2.9-linux_x86_64`, `cu13-torchstable2.10-win_amd64`)");
 }

@@ -8,8 +8,9 @@ use std::str::FromStr;
 use serde::Serialize;
 use thiserror::Error;
 
+pub use crate::matrix::VariantId;
 use crate::matrix::{IndexSource, Matrix, Package, Release, TorchSel};
-use crate::platform::{Os, Platform, PlatformTag};
+use crate::platform::{GlibcVersion, Os, Platform, PlatformTag};
 use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease, VersionError};
 use crate::wheel::filename::WheelFilename;
 
@@ -34,8 +35,8 @@ pub enum PlanError {
 /// The glibc floor a Linux variant assumes where the matrix names none for
 /// its platform: an ambient variant synthesized for a platform the matrix
 /// does not list, and the `--python-platform` of a tag without a glibc.
-/// Ex) (2, 28): `manylinux_2_28`
-pub const DEFAULT_GLIBC_FLOOR: (u32, u32) = (2, 28);
+/// Ex) 2.28: `manylinux_2_28`
+pub const DEFAULT_GLIBC_FLOOR: GlibcVersion = GlibcVersion::new(2, 28);
 
 /// The SASS arches an ambient variant gets when the matrix has no toolkit
 /// for its CUDA major (compute capability × 10); [`fallback_arches`] keeps
@@ -85,7 +86,7 @@ impl VariantKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Variant {
     /// Stable id used in file names, cache keys, CI job names and index paths.
-    pub id: String,
+    pub id: VariantId,
     pub kind: VariantKind,
     pub platform: Platform,
     /// The platform tag the wheel is planned with; the audit checks the
@@ -166,14 +167,14 @@ pub struct Plan {
 }
 
 /// Variant id: CUDA major, torch minor, platform. Ex) `cu13-torch2.11-linux_x86_64`
-pub fn variant_id(cuda_major: u32, torch: TorchMinor, platform: Platform) -> String {
-    format!("cu{cuda_major}-torch{torch}-{platform}")
+pub fn variant_id(cuda_major: u32, torch: TorchMinor, platform: Platform) -> VariantId {
+    VariantId::per_minor(cuda_major, torch, platform)
 }
 
 /// Stable variant id: CUDA major, `torchstable` + the floor, platform.
 /// Ex) `cu13-torchstable2.10-linux_x86_64` (torch 2.10 and every later one)
-pub fn stable_variant_id(cuda_major: u32, floor: TorchMinor, platform: Platform) -> String {
-    format!("cu{cuda_major}-torchstable{floor}-{platform}")
+pub fn stable_variant_id(cuda_major: u32, floor: TorchMinor, platform: Platform) -> VariantId {
+    VariantId::stable(cuda_major, floor, platform)
 }
 
 /// Local version label naming the toolkit and torch minor. Ex) `cu128torch2.9`
@@ -247,7 +248,7 @@ impl Plan {
                 ),
                 Os::Windows => PlatformTag::WinAmd64,
             };
-            let version = format!("{}+{label}", m.package.version);
+            let version = m.package.version.with_local(&label);
             let wheel = WheelFilename::abi3(
                 &m.package.name,
                 &version,
@@ -275,7 +276,7 @@ impl Plan {
                 toolkit_packages: toolkit.packages[&platform].clone(),
                 arches: toolkit.arches.clone(),
                 ptx: toolkit.ptx,
-                version,
+                version: version.to_string(),
                 wheel,
                 requires_dist: vec![requirement],
                 requires_python: t.requires_python.clone(),
@@ -415,7 +416,12 @@ pub fn ambient(
                 arches,
                 ptx: tk.and_then(|t| t.ptx),
                 version: String::new(),
-                wheel: WheelFilename::abi3(&m.package.name, "0", &m.package.abi3, platform_tag),
+                wheel: WheelFilename::abi3(
+                    &m.package.name,
+                    &m.package.version,
+                    &m.package.abi3,
+                    platform_tag,
+                ),
                 requires_dist: vec![minor.requirement()],
                 requires_python,
                 host: HostSupport::Yes,
@@ -430,10 +436,11 @@ pub fn ambient(
     v.toolkit = toolkit;
     v.arches.retain(|a| a.supported_by(toolkit));
     v.ptx = v.ptx.filter(|p| p.supported_by(toolkit));
-    v.version = format!("{}+{}", m.package.version, local_label(toolkit, minor));
+    let version = m.package.version.with_local(&local_label(toolkit, minor));
+    v.version = version.to_string();
     v.wheel = WheelFilename::abi3(
         &m.package.name,
-        &v.version,
+        &version,
         &m.package.abi3,
         v.platform_tag.clone(),
     );
@@ -542,7 +549,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// One entry of the GitHub Actions job matrix.
 #[derive(Debug, Serialize)]
 pub struct GithubJob {
-    pub id: String,
+    pub id: VariantId,
     pub platform: Platform,
     /// The runner label the job needs.
     pub runner: String,
@@ -593,7 +600,7 @@ impl Plan {
                     arches.push_str(&format!("+ptx{}", p.number));
                 }
                 [
-                    v.id.clone(),
+                    v.id.to_string(),
                     v.wheel.to_string(),
                     v.toolkit.to_string(),
                     match v.kind {

@@ -1,15 +1,53 @@
 use super::*;
 
-fn default_matrix() -> Matrix {
-    Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap()
+/// The test fixture (a frozen copy of matrix.yaml): the ids and counts below
+/// are its, not the live file's.
+fn fixture_matrix() -> Matrix {
+    crate::testing::fixture_matrix()
+}
+
+/// The repository's matrix.yaml. Only the file snapshots below read it (they
+/// record the real plan, index URLs and container included; after a change
+/// to matrix.yaml review them with `cargo insta review`) and the property
+/// test, which names no ids or counts.
+fn live_matrix() -> Matrix {
+    Matrix::load(std::path::Path::new(crate::testing::LIVE_MATRIX_PATH)).unwrap()
 }
 
 fn plan() -> Plan {
-    Plan::from_matrix(&default_matrix(), Some(Platform::LinuxX86_64))
+    Plan::from_matrix(&fixture_matrix(), Some(Platform::LinuxX86_64))
 }
 
 #[test]
-fn default_matrix_expands() {
+fn live_matrix_plans_every_kind_of_variant() {
+    let p = Plan::from_matrix(&live_matrix(), Some(Platform::LinuxX86_64));
+    for kind in [VariantKind::PerMinor, VariantKind::Stable] {
+        assert!(
+            p.variants.iter().any(|v| v.kind == kind),
+            "matrix.yaml plans no {} variant",
+            kind.as_str()
+        );
+    }
+    for platform in [Platform::LinuxX86_64, Platform::WinAmd64] {
+        assert!(
+            p.variants
+                .iter()
+                .any(|v| v.platform == platform && v.is_stable()),
+            "matrix.yaml plans no stable wheel for {platform}"
+        );
+    }
+    // Every variant has a wheel name that round-trips and a load test.
+    for v in &p.variants {
+        assert_eq!(
+            v.wheel.to_string().parse::<WheelFilename>().unwrap(),
+            v.wheel
+        );
+        assert!(!v.load_test.is_empty(), "{}", v.id);
+    }
+}
+
+#[test]
+fn fixture_matrix_expands() {
     let p = plan();
     // Per-minor 2.7-2.9 (cu12) and one stable wheel per CUDA major, on Linux
     // and Windows, less CUDA 12 on Windows (excluded in matrix.yaml).
@@ -66,7 +104,7 @@ fn ids_are_unique_and_stable() {
 
 #[test]
 fn plan_json_snapshot() {
-    let m = default_matrix();
+    let m = live_matrix();
     let p = Plan::from_matrix(&m, Some(Platform::LinuxX86_64))
         .select(&Filter {
             only: vec!["cu13-torchstable2.10-*".into()],
@@ -89,7 +127,7 @@ fn table_snapshot() {
 
 #[test]
 fn github_matrix_snapshot() {
-    let p = plan()
+    let p = Plan::from_matrix(&live_matrix(), Some(Platform::LinuxX86_64))
         .select(&Filter {
             only: vec!["cu12-torch2.9-*".into()],
             ..Filter::default()
@@ -106,7 +144,7 @@ fn filters() {
             .unwrap()
             .variants
             .into_iter()
-            .map(|v| v.id)
+            .map(|v| v.id.into())
             .collect()
     };
     assert_eq!(
@@ -154,7 +192,7 @@ fn filters() {
 
 #[test]
 fn shards_partition_balanced_and_deterministic() {
-    let all: Vec<String> = plan().variants.into_iter().map(|v| v.id).collect();
+    let all: Vec<String> = plan().variants.into_iter().map(|v| v.id.into()).collect();
     for n in 1..=20 {
         let mut union = Vec::new();
         let mut sizes = Vec::new();
@@ -207,7 +245,7 @@ fn globbing() {
 
 #[test]
 fn ambient_picks_the_plan_variant_for_the_torch_at_hand() {
-    let m = default_matrix();
+    let m = fixture_matrix();
     let v = ambient(
         &m,
         Platform::LinuxX86_64,
@@ -227,7 +265,7 @@ fn ambient_picks_the_plan_variant_for_the_torch_at_hand() {
 fn ambient_synthesizes_with_the_matrix_settings() {
     // 2.11 is served by the stable wheel only: no per-minor variant to take.
     let v = ambient(
-        &default_matrix(),
+        &fixture_matrix(),
         Platform::LinuxX86_64,
         "2.11.0+cu130",
         "13.0",
@@ -247,7 +285,7 @@ fn ambient_synthesizes_with_the_matrix_settings() {
 fn ambient_relabels_with_the_real_toolkit() {
     // A torch the matrix does not list, built with a toolkit it does not pin.
     let v = ambient(
-        &default_matrix(),
+        &fixture_matrix(),
         Platform::LinuxX86_64,
         "2.6.0+cu124",
         "12.4",
@@ -265,7 +303,7 @@ fn ambient_relabels_with_the_real_toolkit() {
 
 #[test]
 fn ambient_fallbacks_are_the_documented_constants() {
-    assert_eq!(DEFAULT_GLIBC_FLOOR, (2, 28));
+    assert_eq!(DEFAULT_GLIBC_FLOOR, GlibcVersion::new(2, 28));
     let names = |v: Vec<SmArch>| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     assert_eq!(
         names(fallback_arches("12.8".parse().unwrap())),
@@ -280,7 +318,7 @@ fn ambient_fallbacks_are_the_documented_constants() {
 #[test]
 fn ambient_names_a_bad_torch_version() {
     let err = ambient(
-        &default_matrix(),
+        &fixture_matrix(),
         Platform::LinuxX86_64,
         "nightly",
         "12.8",

@@ -96,7 +96,7 @@ pub fn release_notes(input: &NotesInput<'_>) -> (String, Vec<String>) {
                 .join("\n")
         );
     }
-    (out, missing.iter().map(|v| v.id.clone()).collect())
+    (out, missing.iter().map(|v| v.id.to_string()).collect())
 }
 
 /// The reason from the build summary: lines that name the variant and say
@@ -141,7 +141,7 @@ mod tests {
     use crate::matrix::Matrix;
 
     fn plan() -> Plan {
-        let m = Matrix::parse("matrix.yaml", include_str!("../../../matrix.yaml")).unwrap();
+        let m = Matrix::parse("matrix.yaml", crate::testing::FIXTURE_MATRIX).unwrap();
         Plan::from_matrix(&m, None)
     }
 
@@ -156,7 +156,7 @@ mod tests {
         wheels.remove(&silent.wheel.to_string());
         let mut summaries = BTreeMap::new();
         summaries.insert(
-            gone.id.clone(),
+            gone.id.to_string(),
             format!(
                 "variant  status\n{id}  FAILED  -\nerror: 1 variant(s) failed: {id} | link\n",
                 id = gone.id

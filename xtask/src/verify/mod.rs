@@ -399,7 +399,7 @@ fn run_one(
         let (_, text) = run_logged(
             Command::new(&py)
                 .arg(script)
-                .args([&v.version, &v.id])
+                .args([v.version.as_str(), v.id.as_str()])
                 // No GPU is assumed: the checks use fake and meta tensors.
                 .env("CUDA_VISIBLE_DEVICES", "")
                 .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -427,7 +427,7 @@ fn run_one(
     }
     let _ = fs_err::write(&log_path, &log);
     Outcome {
-        variant: v.id.clone(),
+        variant: v.id.to_string(),
         torch: t.build.to_string(),
         wheel,
         checks,

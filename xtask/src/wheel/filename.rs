@@ -7,6 +7,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::platform::PlatformTag;
+use crate::versions::{Version, VersionError};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FilenameError {
@@ -18,6 +19,8 @@ pub enum FilenameError {
         name: String,
         expected: String,
     },
+    #[error("wheel file name `{file}`: {source}")]
+    Version { file: String, source: VersionError },
     #[error("wheel file name `{file}`: {source}")]
     Platform {
         file: String,
@@ -31,7 +34,7 @@ pub struct WheelFilename {
     /// Distribution name with `-` `.` folded to `_`, lower case. Ex) `attnfarm`
     pub name: String,
     /// Normalised version, local label kept with its `+`. Ex) `2026.1.0+cu128torch2.9`
-    pub version: String,
+    pub version: Version,
     /// Ex) `cp39`
     pub python: String,
     /// Ex) `abi3`
@@ -44,10 +47,10 @@ pub use crate::names::escape as escape_name;
 
 impl WheelFilename {
     /// A stable-ABI wheel: `{python}-abi3-{platform}`.
-    pub fn abi3(name: &str, version: &str, python: &str, platform: PlatformTag) -> Self {
+    pub fn abi3(name: &str, version: &Version, python: &str, platform: PlatformTag) -> Self {
         WheelFilename {
             name: escape_name(name),
-            version: version.to_string(),
+            version: version.clone(),
             python: python.to_string(),
             abi: "abi3".to_string(),
             platform,
@@ -66,7 +69,7 @@ impl WheelFilename {
 
     /// The local version label, if any. Ex) `cu128torch2.9`
     pub fn local_label(&self) -> Option<&str> {
-        self.version.split_once('+').map(|(_, l)| l)
+        self.version.local()
     }
 }
 
@@ -94,13 +97,17 @@ impl FromStr for WheelFilename {
                 expected,
             });
         }
+        let version = version.parse().map_err(|source| FilenameError::Version {
+            file: s.to_string(),
+            source,
+        })?;
         let platform = platform.parse().map_err(|source| FilenameError::Platform {
             file: s.to_string(),
             source,
         })?;
         Ok(WheelFilename {
             name: name.to_string(),
-            version: version.to_string(),
+            version,
             python: python.to_string(),
             abi: abi.to_string(),
             platform,
@@ -144,7 +151,7 @@ mod tests {
     fn builds_names() {
         let w = WheelFilename::abi3(
             "Attn-Farm",
-            "2026.1.0+cu128torch2.9",
+            &"2026.1.0+cu128torch2.9".parse().unwrap(),
             "cp39",
             "manylinux_2_28_x86_64".parse().unwrap(),
         );
@@ -174,6 +181,10 @@ mod tests {
         insta::assert_snapshot!(
             "attn-1.0-cp39-abi3-linux_x86_64.whl".parse::<WheelFilename>().unwrap_err(),
             @"wheel file name `attn-1.0-cp39-abi3-linux_x86_64.whl`: `linux_x86_64` is not a platform tag this farm writes (expected e.g. `manylinux_2_28_x86_64`, `win_amd64`)"
+        );
+        insta::assert_snapshot!(
+            "attn-1.0RC1-cp39-abi3-win_amd64.whl".parse::<WheelFilename>().unwrap_err(),
+            @"wheel file name `attn-1.0RC1-cp39-abi3-win_amd64.whl`: `1.0RC1` is not a normalised PEP 440 version (expected e.g. `2026.1.0`, `1.2rc1`, `1.2.post1`)"
         );
     }
 }

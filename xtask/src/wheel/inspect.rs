@@ -105,7 +105,7 @@ pub fn inspect_wheel(path: &Path) -> Result<WheelInfo, InspectError> {
                     filename.name
                 ));
             }
-            if fields.get("Version") != Some(&filename.version) {
+            if fields.get("Version").map(String::as_str) != Some(filename.version.as_str()) {
                 problems.push(format!(
                     "METADATA Version {:?} does not match the file name's `{}`",
                     fields.get("Version"),

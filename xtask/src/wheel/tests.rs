@@ -4,14 +4,14 @@ use crate::wheel::inspect::inspect_wheel;
 fn spec() -> WheelSpec {
     let filename = WheelFilename::abi3(
         "attnfarm",
-        "2026.1.0+cu128torch2.9",
+        &"2026.1.0+cu128torch2.9".parse().unwrap(),
         "cp39",
         "manylinux_2_28_x86_64".parse().unwrap(),
     );
     WheelSpec {
         metadata: CoreMetadata {
             name: "attnfarm".into(),
-            version: filename.version.clone(),
+            version: filename.version.to_string(),
             summary: "test".into(),
             license_expression: "Apache-2.0".into(),
             license_files: vec!["LICENSE".into()],
