@@ -4,7 +4,7 @@
 //! ```text
 //! <cache>/toolkits/<ToolkitSpec::key>/   NVIDIA wheels, installed with uv --target
 //! <cache>/torch/<TorchSpec::key>/        the torch wheel, without dependencies
-//! <cache>/tools/uv/                      uv, when it is not on PATH
+//! <cache>/tools/uv/                      uv (super::uv::UV_VERSION), when it is not on PATH
 //! <cache>/objects/<k0k1>/<key>.o         compiled objects (engine::run)
 //! <cache>/locks/<name>.lock              one lock file per entry
 //! ```
