@@ -112,7 +112,7 @@ pub fn probe(python: &str) -> Result<PythonTorch, FarmError> {
     if !out.status.success() {
         return Err(FarmError::NoTorch {
             python: python.into(),
-            tail: crate::toolchain::cache::tail(&out.stderr, 6),
+            tail: crate::toolchain::tail(&out.stderr, 6),
         });
     }
     let text = String::from_utf8_lossy(&out.stdout);
@@ -461,7 +461,7 @@ pub fn install(python: &str, wheel: &Path) -> Result<(), String> {
             "`{}` failed ({}):\n{}\n(a Python without pip: `uv pip install --python {python} --no-deps {}`)",
             argv.join(" "),
             o.status,
-            crate::toolchain::cache::tail(&o.stderr, 8),
+            crate::toolchain::tail(&o.stderr, 8),
             wheel.display()
         )),
         Err(e) => Err(format!("cannot run `{}`: {e}", argv.join(" "))),

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use xshell::Shell;
 
-use super::cache::probe_nvcc;
 use super::layout::{self, CudaLayout, TorchLayout};
+use super::probe::probe_nvcc;
 use super::{Toolchain, ToolchainError};
 use crate::platform::Platform;
 
@@ -42,7 +42,7 @@ pub fn probe_python(python: &str) -> Result<PythonTorch, ToolchainError> {
     if !out.status.success() {
         return Err(ToolchainError::Ambient(format!(
             "`{python} -c 'import torch'` failed; pass --python with an interpreter that has torch:\n{}",
-            super::cache::tail(&out.stderr, 6)
+            super::tail(&out.stderr, 6)
         )));
     }
     let text = String::from_utf8_lossy(&out.stdout);

@@ -4,24 +4,30 @@
 //! ```text
 //! <cache>/toolkits/<ToolkitSpec::key>/   NVIDIA wheels, installed with uv --target
 //! <cache>/torch/<TorchSpec::key>/        the torch wheel, without dependencies
-//! <cache>/tools/uv/                      uv, when it is not on PATH
+//! <cache>/tools/uv/                      uv (super::uv::UV_VERSION), when it is not on PATH
 //! <cache>/objects/<k0k1>/<key>.o         compiled objects (engine::run)
 //! <cache>/locks/<name>.lock              one lock file per entry
 //! ```
 //!
 //! An entry is complete iff its directory exists under its final name: it
-//! is installed into `.<name>.tmp-<pid>` and renamed after its manifest is
-//! written.
+//! is installed into a temporary sibling ([`crate::fsx::temp_sibling`],
+//! `.<name>.tmp-<pid>-<n>`) and renamed after its manifest is written. A
+//! broken entry is renamed aside (to another temporary sibling) before it is
+//! deleted, so no reader ever sees half of one. Finding and bootstrapping uv
+//! is in [`super::uv`]; asking nvcc and checking torch in [`super::probe`].
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use xshell::Shell;
+use thiserror::Error;
 
-use super::layout::{self, CudaLayout, FatbinCompression, TorchLayout};
+use super::layout::{self, CudaLayout, TorchLayout};
+use super::probe::{check_torch, probe_nvcc};
+use super::uv::run_uv;
 use super::{index_display, uv_install_args, ToolchainError, ToolkitSpec, TorchSpec};
+use crate::fsx::temp_sibling;
 use crate::matrix::IndexSource;
 use crate::platform::Os;
 use crate::wheel::sha256_file;
@@ -95,64 +101,6 @@ impl Cache {
         Ok(Lock { _file: file })
     }
 
-    /// uv: on PATH, or installed into the cache with `python3 -m pip install --target`.
-    pub fn uv(&self, log: &mut Vec<u8>) -> Result<PathBuf, ToolchainError> {
-        let sh = Shell::new()?;
-        if let Ok(out) = sh
-            .cmd("uv")
-            .arg("--version")
-            .quiet()
-            .ignore_status()
-            .output()
-        {
-            if out.status.success() {
-                return Ok(PathBuf::from("uv"));
-            }
-        }
-        let dir = self.root.join("tools").join("uv");
-        let exe = dir
-            .join("bin")
-            .join(if cfg!(windows) { "uv.exe" } else { "uv" });
-        if exe.is_file() {
-            return Ok(exe);
-        }
-        let _lock = self.lock("tools-uv")?;
-        if exe.is_file() {
-            return Ok(exe);
-        }
-        let tmp = self
-            .root
-            .join("tools")
-            .join(format!(".uv.tmp-{}", std::process::id()));
-        let _ = fs_err::remove_dir_all(&tmp);
-        let python = std::env::var("PYTHON")
-            .unwrap_or_else(|_| if cfg!(windows) { "python" } else { "python3" }.to_string());
-        let out = sh
-            .cmd(&python)
-            .args(["-m", "pip", "install", "--quiet", "--target"])
-            .arg(&tmp)
-            .arg("uv")
-            .quiet()
-            .ignore_status()
-            .output()
-            .map_err(|e| ToolchainError::Spawn {
-                program: python.clone(),
-                why: e.to_string(),
-            })?;
-        log.extend_from_slice(&out.stdout);
-        log.extend_from_slice(&out.stderr);
-        if !out.status.success() {
-            let _ = fs_err::remove_dir_all(&tmp);
-            return Err(ToolchainError::NoUv {
-                python,
-                target: dir,
-                tail: tail(&out.stderr, 20),
-            });
-        }
-        fs_err::rename(&tmp, &dir)?;
-        Ok(exe)
-    }
-
     /// Installs (or re-checks) the toolkit and returns its layout.
     pub fn toolkit(
         &self,
@@ -175,7 +123,7 @@ impl Cache {
                     ToolchainError::Incomplete {
                         what: spec.describe(),
                         dir: dir.to_path_buf(),
-                        missing,
+                        missing: missing.to_string(),
                         packages: spec.packages.clone(),
                     }
                 })?;
@@ -229,7 +177,7 @@ impl Cache {
                 ToolchainError::Incomplete {
                     what: what.clone(),
                     dir: dir.to_path_buf(),
-                    missing,
+                    missing: missing.to_string(),
                     packages: vec![spec.requirement()],
                 }
             })
@@ -286,7 +234,7 @@ impl Cache {
                 return Ok(dir);
             }
             // Broken entry: move it aside (atomic), then delete.
-            let trash = parent.join(format!(".{key}.trash-{}", std::process::id()));
+            let trash = temp_sibling(&dir);
             fs_err::rename(&dir, &trash)?;
             fs_err::remove_dir_all(&trash)?;
         }
@@ -298,7 +246,7 @@ impl Cache {
                 let _ = fs_err::remove_dir_all(e.path());
             }
         }
-        let tmp = parent.join(format!(".{key}.tmp-{}", std::process::id()));
+        let tmp = temp_sibling(&dir);
         let _ = writeln!(log, "installing {what} into {}", dir.display());
         let result = (|| {
             install(&tmp, log)?;
@@ -314,132 +262,6 @@ impl Cache {
         }
         result.map(|()| dir)
     }
-}
-
-/// The last `n` lines of a process's output.
-pub fn tail(bytes: &[u8], n: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn run_uv(
-    uv: &Path,
-    args: &[String],
-    what: &str,
-    index: &IndexSource,
-    log: &mut Vec<u8>,
-) -> Result<(), ToolchainError> {
-    let sh = Shell::new()?;
-    let _ = writeln!(log, "$ {} {}", uv.display(), args.join(" "));
-    let out = sh
-        .cmd(uv)
-        .args(args)
-        .quiet()
-        .ignore_status()
-        .output()
-        .map_err(|e| ToolchainError::Spawn {
-            program: uv.display().to_string(),
-            why: e.to_string(),
-        })?;
-    log.extend_from_slice(&out.stdout);
-    log.extend_from_slice(&out.stderr);
-    if !out.status.success() {
-        return Err(ToolchainError::Download {
-            what: what.to_string(),
-            index: index_display(index),
-            status: out
-                .status
-                .code()
-                .map_or("signal".to_string(), |c| c.to_string()),
-            tail: tail(&out.stderr, 8),
-        });
-    }
-    Ok(())
-}
-
-/// Asks nvcc for its version (must match `want`) and whether it has
-/// `--compress-mode`.
-pub fn probe_nvcc(
-    root: &Path,
-    parts: layout::CudaLayoutParts,
-    want: Option<crate::versions::CudaVersion>,
-) -> Result<CudaLayout, ToolchainError> {
-    let sh = Shell::new()?;
-    let run = |arg: &str| -> Result<String, ToolchainError> {
-        let out = sh
-            .cmd(&parts.nvcc)
-            .arg(arg)
-            .quiet()
-            .ignore_status()
-            .output()
-            .map_err(|e| ToolchainError::Spawn {
-                program: parts.nvcc.display().to_string(),
-                why: e.to_string(),
-            })?;
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
-    let text = run("--version")?;
-    let version = layout::parse_nvcc_version(&text).ok_or_else(|| ToolchainError::Incomplete {
-        what: "nvcc".into(),
-        dir: parts.nvcc.clone(),
-        missing: format!("a version in `nvcc --version` output: {text:?}"),
-        packages: vec![],
-    })?;
-    if let Some(w) = want {
-        if w != version {
-            return Err(ToolchainError::Incomplete {
-                what: format!("CUDA {w} toolkit"),
-                dir: root.to_path_buf(),
-                missing: format!("nvcc {w} (nvcc reports {version}; fix the pins in matrix.yaml)"),
-                packages: vec![],
-            });
-        }
-    }
-    let help = run("--help")?;
-    let compression = if help.contains("--compress-mode") {
-        FatbinCompression::CompressMode
-    } else {
-        FatbinCompression::CompressAll
-    };
-    Ok(CudaLayout {
-        root: root.to_path_buf(),
-        version,
-        nvcc: parts.nvcc,
-        include_dirs: parts.include_dirs,
-        lib_dir: parts.lib_dir,
-        cudart: parts.cudart,
-        compression,
-    })
-}
-
-/// The torch tree is the release and CUDA major the matrix names.
-pub fn check_torch(
-    t: &TorchLayout,
-    build: crate::versions::TorchRelease,
-    cuda: crate::versions::CudaVersion,
-) -> Result<(), ToolchainError> {
-    let public = t.version.split('+').next().unwrap_or_default();
-    let found_cuda_major = t
-        .cuda
-        .as_deref()
-        .and_then(|c| c.split('.').next())
-        .and_then(|m| m.parse::<u32>().ok());
-    if public != build.to_string() || found_cuda_major != Some(cuda.major) {
-        return Err(ToolchainError::TorchMismatch {
-            dir: t.root.clone(),
-            found: format!(
-                "torch {} (CUDA {})",
-                t.version,
-                t.cuda.as_deref().unwrap_or("none")
-            ),
-            wanted: format!("torch {build} built for CUDA {}.x", cuda.major),
-            fix:
-                "point the torch entry's `source` in matrix.yaml at an index that serves that build"
-                    .into(),
-        });
-    }
-    Ok(())
 }
 
 fn walk(dir: &Path, base: &Path, out: &mut BTreeMap<String, u64>) -> std::io::Result<()> {
@@ -493,29 +315,62 @@ fn make_manifest(
     })
 }
 
+/// Why a cache entry failed its re-check ([`verify`]). Displays as the
+/// reason alone; the caller names the entry.
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    /// The manifest or a key file could not be read (the message carries the path).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("{}: {source}", path.display())]
+    Manifest {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("`{rel}` is {found} bytes, manifest says {manifest}")]
+    Size {
+        rel: String,
+        found: u64,
+        manifest: u64,
+    },
+    #[error("`{rel}` is missing")]
+    Missing { rel: String },
+    #[error("`{rel}` has sha256 {found}, manifest says {manifest}")]
+    Digest {
+        rel: String,
+        found: String,
+        manifest: String,
+    },
+}
+
 /// Cheap re-check of a complete entry: every file present with its size,
 /// key files with their sha256.
-pub fn verify(dir: &Path) -> Result<(), String> {
+pub fn verify(dir: &Path) -> Result<(), VerifyError> {
     let path = dir.join(MANIFEST);
-    let bytes = fs_err::read(&path).map_err(|e| e.to_string())?;
+    let bytes = fs_err::read(&path)?;
     let m: Manifest =
-        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_slice(&bytes).map_err(|source| VerifyError::Manifest { path, source })?;
     for (rel, size) in &m.sizes {
         match std::fs::metadata(dir.join(rel)) {
             Ok(md) if md.len() == *size => {}
             Ok(md) => {
-                return Err(format!(
-                    "`{rel}` is {} bytes, manifest says {size}",
-                    md.len()
-                ))
+                return Err(VerifyError::Size {
+                    rel: rel.clone(),
+                    found: md.len(),
+                    manifest: *size,
+                })
             }
-            Err(_) => return Err(format!("`{rel}` is missing")),
+            Err(_) => return Err(VerifyError::Missing { rel: rel.clone() }),
         }
     }
     for (rel, want) in &m.sha256 {
-        let (got, _) = sha256_file(&dir.join(rel)).map_err(|e| e.to_string())?;
+        let (got, _) = sha256_file(&dir.join(rel))?;
         if &got != want {
-            return Err(format!("`{rel}` has sha256 {got}, manifest says {want}"));
+            return Err(VerifyError::Digest {
+                rel: rel.clone(),
+                found: got,
+                manifest: want.clone(),
+            });
         }
     }
     Ok(())
@@ -539,19 +394,33 @@ mod tests {
         fs_err::write(tmp.join("big.so"), vec![0u8; 1000]).unwrap();
         let m = make_manifest(&tmp, "k", "w", &[tmp.join("bin/nvcc")]).unwrap();
         fs_err::write(tmp.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
-        assert_eq!(verify(&tmp), Ok(()));
+        verify(&tmp).unwrap();
         // Same size, different content of a key file: caught by sha256.
         fs_err::write(tmp.join("bin/nvcc"), b"#!/bin/XX\n").unwrap();
-        assert!(verify(&tmp).unwrap_err().contains("`bin/nvcc` has sha256"));
+        let e = verify(&tmp).unwrap_err();
+        assert!(
+            matches!(&e, VerifyError::Digest { rel, .. } if rel == "bin/nvcc"),
+            "{e:?}"
+        );
+        assert!(e.to_string().starts_with("`bin/nvcc` has sha256 "), "{e}");
         fs_err::write(tmp.join("bin/nvcc"), b"#!/bin/sh\n").unwrap();
         // A truncated library: caught by size.
         fs_err::write(tmp.join("big.so"), vec![0u8; 10]).unwrap();
         assert_eq!(
-            verify(&tmp).unwrap_err(),
+            verify(&tmp).unwrap_err().to_string(),
             "`big.so` is 10 bytes, manifest says 1000"
         );
         fs_err::remove_file(tmp.join("big.so")).unwrap();
-        assert_eq!(verify(&tmp).unwrap_err(), "`big.so` is missing");
+        assert_eq!(verify(&tmp).unwrap_err().to_string(), "`big.so` is missing");
+        // A damaged manifest names its path.
+        fs_err::write(tmp.join(MANIFEST), b"{").unwrap();
+        let e = verify(&tmp).unwrap_err();
+        assert!(matches!(e, VerifyError::Manifest { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}: ", tmp.join(MANIFEST).display())),
+            "{e}"
+        );
         let _ = fs_err::remove_dir_all(&tmp);
     }
 

@@ -4,8 +4,47 @@
 
 use std::path::{Path, PathBuf};
 
+use thiserror::Error;
+
 use crate::platform::Os;
 use crate::versions::CudaVersion;
+
+/// What an installed toolkit or torch tree lacks. Displays as the missing
+/// thing alone (`` `bin/nvcc` under …``), for the caller's "… lacks {it}".
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LayoutError {
+    /// A file or directory that must exist. Ex) `` `…/torch/version.py` ``
+    #[error("`{}`", .0.display())]
+    Missing(PathBuf),
+    /// No package directory of a wheel install has nvcc.
+    #[error("`bin/{nvcc}` under {}/nvidia/*", dir.display())]
+    NoWheelNvcc { nvcc: &'static str, dir: PathBuf },
+    /// No include directory of a wheel install has `cuda_runtime.h`.
+    #[error("`include/cuda_runtime.h` (the CUDA runtime package)")]
+    NoRuntimeHeaders,
+    /// No library directory of a wheel install has the runtime.
+    #[error("`{cudart}` (the CUDA runtime package)")]
+    NoWheelRuntime { cudart: String },
+    /// No library directory of a CUDA install has the runtime.
+    #[error("`{cudart}` under {}", root.display())]
+    NoInstallRuntime { cudart: String, root: PathBuf },
+    /// torch's `version.py` has no `__version__`.
+    #[error("`__version__` in {}", .0.display())]
+    NoTorchVersion(PathBuf),
+    /// None of torch's files states its C++ ABI.
+    #[error("the C++ ABI of the torch at {} (no _GLIBCXX_USE_CXX11_ABI in its cmake files, \
+             no literal compiled_with_cxx11_abi() in __init__.py, no std::string symbols in lib/libc10.so)",
+            .0.display())]
+    UnknownCxxAbi(PathBuf),
+    /// None of torch's files states its C++ standard.
+    #[error("the C++ standard of the torch at {} (no `common_cflags += ['-std=c++NN'` in \
+             utils/cpp_extension.py, no cxx_std_NN in {TORCH_CONFIG})",
+            .0.display())]
+    UnknownCxxStd(PathBuf),
+}
+
+/// torch's cmake config, relative to the torch package directory.
+const TORCH_CONFIG: &str = "share/cmake/Torch/TorchConfig.cmake";
 
 /// How nvcc is asked for compressed fatbins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,7 +174,7 @@ pub fn parse_nvcc_version(text: &str) -> Option<CudaVersion> {
 /// Finds nvcc, headers and the runtime in a directory that NVIDIA's wheels
 /// were installed into with `--target` (`nvidia/<pkg>/{bin,include,lib}`;
 /// CUDA 13 merges them under `nvidia/cu13/`). Err names what is missing.
-pub fn find_wheel_toolkit(dir: &Path, os: Os, major: u32) -> Result<CudaLayoutParts, String> {
+pub fn find_wheel_toolkit(dir: &Path, os: Os, major: u32) -> Result<CudaLayoutParts, LayoutError> {
     let pkgs = subdirs(&dir.join("nvidia"));
     let nvcc_name = match os {
         Os::Linux => "nvcc",
@@ -145,7 +184,10 @@ pub fn find_wheel_toolkit(dir: &Path, os: Os, major: u32) -> Result<CudaLayoutPa
         .iter()
         .map(|p| p.join("bin").join(nvcc_name))
         .find(|p| p.is_file())
-        .ok_or_else(|| format!("`bin/{nvcc_name}` under {}/nvidia/*", dir.display()))?;
+        .ok_or_else(|| LayoutError::NoWheelNvcc {
+            nvcc: nvcc_name,
+            dir: dir.to_path_buf(),
+        })?;
     let include_dirs: Vec<PathBuf> = pkgs
         .iter()
         .map(|p| p.join("include"))
@@ -155,7 +197,7 @@ pub fn find_wheel_toolkit(dir: &Path, os: Os, major: u32) -> Result<CudaLayoutPa
         .iter()
         .any(|d| d.join("cuda_runtime.h").is_file())
     {
-        return Err("`include/cuda_runtime.h` (the CUDA runtime package)".into());
+        return Err(LayoutError::NoRuntimeHeaders);
     }
     let cudart = cudart_name(os, major);
     let lib_candidates: Vec<PathBuf> = pkgs
@@ -168,7 +210,9 @@ pub fn find_wheel_toolkit(dir: &Path, os: Os, major: u32) -> Result<CudaLayoutPa
     let lib_dir = lib_candidates
         .into_iter()
         .find(|d| d.join(&cudart).is_file())
-        .ok_or_else(|| format!("`{cudart}` (the CUDA runtime package)"))?;
+        .ok_or_else(|| LayoutError::NoWheelRuntime {
+            cudart: cudart.clone(),
+        })?;
     Ok(CudaLayoutParts {
         nvcc,
         include_dirs,
@@ -187,13 +231,17 @@ pub struct CudaLayoutParts {
 }
 
 /// Finds nvcc, headers and runtime in a classic CUDA install (`CUDA_HOME`).
-pub fn find_install_toolkit(root: &Path, os: Os, major: u32) -> Result<CudaLayoutParts, String> {
+pub fn find_install_toolkit(
+    root: &Path,
+    os: Os,
+    major: u32,
+) -> Result<CudaLayoutParts, LayoutError> {
     let nvcc = root.join("bin").join(match os {
         Os::Linux => "nvcc",
         Os::Windows => "nvcc.exe",
     });
     if !nvcc.is_file() {
-        return Err(format!("`{}`", nvcc.display()));
+        return Err(LayoutError::Missing(nvcc));
     }
     let mut include_dirs = vec![root.join("include")];
     let targets = root.join("targets");
@@ -215,7 +263,10 @@ pub fn find_install_toolkit(root: &Path, os: Os, major: u32) -> Result<CudaLayou
     let lib_dir = libs
         .into_iter()
         .find(|d| d.join(&cudart).exists())
-        .ok_or_else(|| format!("`{cudart}` under {}", root.display()))?;
+        .ok_or_else(|| LayoutError::NoInstallRuntime {
+            cudart: cudart.clone(),
+            root: root.to_path_buf(),
+        })?;
     Ok(CudaLayoutParts {
         nvcc,
         include_dirs,
@@ -308,7 +359,7 @@ pub fn abi_from_elf(data: &[u8]) -> Option<bool> {
 
 /// Reads torch's C++ ABI from its files: TorchConfig.cmake / Caffe2Config.cmake,
 /// then `compiled_with_cxx11_abi` in `__init__.py`, then libc10's symbols.
-pub fn read_cxx_abi(torch_root: &Path, os: Os) -> Result<CxxAbi, String> {
+pub fn read_cxx_abi(torch_root: &Path, os: Os) -> Result<CxxAbi, LayoutError> {
     if os == Os::Windows {
         return Ok(CxxAbi {
             cxx11: None,
@@ -351,11 +402,7 @@ pub fn read_cxx_abi(torch_root: &Path, os: Os) -> Result<CxxAbi, String> {
             });
         }
     }
-    Err(format!(
-        "the C++ ABI of the torch at {} (no _GLIBCXX_USE_CXX11_ABI in its cmake files, \
-         no literal compiled_with_cxx11_abi() in __init__.py, no std::string symbols in lib/libc10.so)",
-        torch_root.display()
-    ))
+    Err(LayoutError::UnknownCxxAbi(torch_root.to_path_buf()))
 }
 
 /// The standard in the first `-std=c++NN` / `/std:c++NN` of `text`, if any.
@@ -419,7 +466,7 @@ pub fn std_from_cmake(text: &str) -> Option<u32> {
 /// Reads the C++ standard torch's headers need from torch's own files:
 /// `utils/cpp_extension.py` (what torch passes when it builds extensions),
 /// else its cmake config. Never assumed: a tree that says neither is an error.
-pub fn read_cxx_std(torch_root: &Path) -> Result<CxxStd, String> {
+pub fn read_cxx_std(torch_root: &Path) -> Result<CxxStd, LayoutError> {
     let ext = torch_root.join("utils/cpp_extension.py");
     if let Ok(text) = fs_err::read_to_string(&ext) {
         if let Some(year) = std_from_cpp_extension(&text) {
@@ -429,7 +476,7 @@ pub fn read_cxx_std(torch_root: &Path) -> Result<CxxStd, String> {
             });
         }
     }
-    let rel = "share/cmake/Torch/TorchConfig.cmake";
+    let rel = TORCH_CONFIG;
     if let Ok(text) = fs_err::read_to_string(torch_root.join(rel)) {
         if let Some(year) = std_from_cmake(&text) {
             return Ok(CxxStd {
@@ -438,29 +485,25 @@ pub fn read_cxx_std(torch_root: &Path) -> Result<CxxStd, String> {
             });
         }
     }
-    Err(format!(
-        "the C++ standard of the torch at {} (no `common_cflags += ['-std=c++NN'` in \
-         utils/cpp_extension.py, no cxx_std_NN in {rel})",
-        torch_root.display()
-    ))
+    Err(LayoutError::UnknownCxxStd(torch_root.to_path_buf()))
 }
 
 /// Finds torch's headers and libraries under a torch package directory.
-pub fn find_torch(torch_root: &Path, os: Os) -> Result<TorchLayout, String> {
+pub fn find_torch(torch_root: &Path, os: Os) -> Result<TorchLayout, LayoutError> {
     let vp = torch_root.join("version.py");
-    let text = fs_err::read_to_string(&vp).map_err(|_| format!("`{}`", vp.display()))?;
-    let (version, cuda) = parse_torch_version_py(&text)
-        .ok_or_else(|| format!("`__version__` in {}", vp.display()))?;
+    let text = fs_err::read_to_string(&vp).map_err(|_| LayoutError::Missing(vp.clone()))?;
+    let (version, cuda) =
+        parse_torch_version_py(&text).ok_or_else(|| LayoutError::NoTorchVersion(vp.clone()))?;
     let include = torch_root.join("include");
     let api = include.join("torch/csrc/api/include");
     for d in [&include, &api] {
         if !d.is_dir() {
-            return Err(format!("`{}`", d.display()));
+            return Err(LayoutError::Missing(d.to_path_buf()));
         }
     }
     let lib_dir = torch_root.join("lib");
     let mut libs: Vec<String> = fs_err::read_dir(&lib_dir)
-        .map_err(|_| format!("`{}`", lib_dir.display()))?
+        .map_err(|_| LayoutError::Missing(lib_dir.clone()))?
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
@@ -471,7 +514,7 @@ pub fn find_torch(torch_root: &Path, os: Os) -> Result<TorchLayout, String> {
             Os::Windows => format!("{l}.lib"),
         };
         if !libs.contains(&file) {
-            return Err(format!("`{}`", lib_dir.join(file).display()));
+            return Err(LayoutError::Missing(lib_dir.join(file)));
         }
     }
     let abi = read_cxx_abi(torch_root, os)?;
@@ -556,6 +599,126 @@ mod tests {
         assert_eq!(abi_from_init_py(init), Some(true));
         let dynamic = "def compiled_with_cxx11_abi() -> builtins.bool:\n    r\"\"\"doc\"\"\"\n    return _C._GLIBCXX_USE_CXX11_ABI\n";
         assert_eq!(abi_from_init_py(dynamic), None);
+    }
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("attnfarm-layout-{name}-{}", std::process::id()));
+        let _ = fs_err::remove_dir_all(&d);
+        fs_err::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn put(root: &Path, rel: &str) {
+        let p = root.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, "").unwrap();
+    }
+
+    /// Each missing piece of a wheel toolkit, in the order they are looked
+    /// for, with the text the "… lacks {it}" messages quote.
+    #[test]
+    fn wheel_toolkit_names_what_is_missing() {
+        let d = tmpdir("wheel");
+        let e = find_wheel_toolkit(&d, Os::Linux, 13).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("`bin/nvcc` under {}/nvidia/*", d.display())
+        );
+        assert!(matches!(e, LayoutError::NoWheelNvcc { nvcc: "nvcc", .. }));
+        put(&d, "nvidia/cu13/bin/nvcc");
+        let e = find_wheel_toolkit(&d, Os::Linux, 13).unwrap_err();
+        assert_eq!(e, LayoutError::NoRuntimeHeaders);
+        assert_eq!(
+            e.to_string(),
+            "`include/cuda_runtime.h` (the CUDA runtime package)"
+        );
+        put(&d, "nvidia/cu13/include/cuda_runtime.h");
+        let e = find_wheel_toolkit(&d, Os::Linux, 13).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`libcudart.so.13` (the CUDA runtime package)"
+        );
+        put(&d, "nvidia/cu13/lib/libcudart.so.13");
+        let parts = find_wheel_toolkit(&d, Os::Linux, 13).unwrap();
+        assert_eq!(parts.lib_dir, d.join("nvidia/cu13/lib"));
+        let _ = fs_err::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn install_toolkit_names_what_is_missing() {
+        let d = tmpdir("install");
+        let e = find_install_toolkit(&d, Os::Linux, 12).unwrap_err();
+        assert_eq!(e, LayoutError::Missing(d.join("bin/nvcc")));
+        assert_eq!(e.to_string(), format!("`{}`", d.join("bin/nvcc").display()));
+        put(&d, "bin/nvcc");
+        let e = find_install_toolkit(&d, Os::Linux, 12).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("`libcudart.so.12` under {}", d.display())
+        );
+        put(&d, "lib64/libcudart.so.12");
+        assert!(find_install_toolkit(&d, Os::Linux, 12).is_ok());
+        let _ = fs_err::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn torch_tree_names_what_is_missing() {
+        let d = tmpdir("torch");
+        let e = find_torch(&d, Os::Linux).unwrap_err();
+        assert_eq!(e, LayoutError::Missing(d.join("version.py")));
+        fs_err::write(d.join("version.py"), "debug = False\n").unwrap();
+        let e = find_torch(&d, Os::Linux).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("`__version__` in {}", d.join("version.py").display())
+        );
+        fs_err::write(d.join("version.py"), "__version__ = '2.9.1+cu128'\n").unwrap();
+        assert_eq!(
+            find_torch(&d, Os::Linux).unwrap_err(),
+            LayoutError::Missing(d.join("include"))
+        );
+        fs_err::create_dir_all(d.join("include/torch/csrc/api/include")).unwrap();
+        fs_err::create_dir_all(d.join("lib")).unwrap();
+        for l in TorchLayout::link_libs() {
+            put(&d, &format!("lib/lib{l}.so"));
+        }
+        let e = find_torch(&d, Os::Linux).unwrap_err();
+        assert_eq!(e, LayoutError::UnknownCxxAbi(d.clone()));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the C++ ABI of the torch at {} (no _GLIBCXX_USE_CXX11_ABI in its cmake files, \
+                 no literal compiled_with_cxx11_abi() in __init__.py, no std::string symbols in \
+                 lib/libc10.so)",
+                d.display()
+            )
+        );
+        fs_err::write(
+            d.join("__init__.py"),
+            "def compiled_with_cxx11_abi() -> builtins.bool:\n    return True\n",
+        )
+        .unwrap();
+        let e = find_torch(&d, Os::Linux).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the C++ standard of the torch at {} (no `common_cflags += ['-std=c++NN'` in \
+                 utils/cpp_extension.py, no cxx_std_NN in share/cmake/Torch/TorchConfig.cmake)",
+                d.display()
+            )
+        );
+        fs_err::create_dir_all(d.join("utils")).unwrap();
+        fs_err::write(
+            d.join("utils/cpp_extension.py"),
+            "    common_cflags += ['-std=c++17', '-fPIC']\n",
+        )
+        .unwrap();
+        let t = find_torch(&d, Os::Linux).unwrap();
+        assert_eq!(
+            (t.version.as_str(), t.abi.cxx11, t.cxx_std.year),
+            ("2.9.1+cu128", Some(true), 17)
+        );
+        let _ = fs_err::remove_dir_all(&d);
     }
 
     #[test]

@@ -15,13 +15,17 @@
 //!
 //! What is pure here: [`ToolkitSpec`]/[`TorchSpec`] keys and the uv command
 //! lines ([`uv_install_args`]). Discovery of the installed layout is in
-//! [`layout`]; the cache, locking and installing in [`cache`].
+//! [`layout`]; the cache, locking and installing in [`cache`]; finding or
+//! bootstrapping uv (and running it) in [`uv`]; asking nvcc and checking
+//! torch in [`probe`].
 
 pub mod ambient;
 pub mod cache;
 pub mod composite;
 pub mod layout;
 pub mod msvc;
+pub mod probe;
+pub mod uv;
 
 use std::path::{Path, PathBuf};
 
@@ -168,6 +172,13 @@ impl TorchSpec {
             crate::fsx::hash_id(&["torch-v1", &build, &index, &self.uv_platform])
         )
     }
+}
+
+/// The last `n` lines of a process's output.
+pub fn tail(bytes: &[u8], n: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// How an index is named in messages and keys: `default` or its URL.

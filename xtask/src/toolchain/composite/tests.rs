@@ -1,3 +1,8 @@
+use std::path::{Path, PathBuf};
+
+use xshell::Shell;
+
+use super::fatbin::{fatbin_entries, object_fatbin_entries, Compression, FatbinEntry};
 use super::*;
 
 /// Real output of cicc 13.0.88 (`nvcc -ptx -arch=compute_80`) for
@@ -40,6 +45,21 @@ fn recipe_versions() {
         Err(CompositeError::UnknownIsa(c)) if c == v("13.1")
     ));
     assert_eq!(ptx_isa(v("12.9")).unwrap().to_string(), "8.8");
+}
+
+/// The message lists the table and points at the file that holds it.
+#[test]
+fn unknown_isa_names_the_table() {
+    let e = Recipe::new(v("12.6"), v("13.0")).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "no PTX ISA version is known for CUDA 12.6 (known: CUDA 12.8 → 8.7, CUDA 12.9 → 8.8, \
+         CUDA 13.0 → 9.0); add it to `ISAS` in xtask/src/toolchain/composite/recipe.rs after \
+         checking that toolkit's ptxas"
+    );
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/toolchain/composite/recipe.rs");
+    let text = fs_err::read_to_string(file).unwrap();
+    assert!(text.contains("const ISAS: &[IsaOf] = &["));
 }
 
 #[test]
