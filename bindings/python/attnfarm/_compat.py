@@ -137,7 +137,7 @@ def _stable_problem(info: ModuleType, torch_version: str, torch_cuda: Optional[s
         return (
             f"{wheel} was built with CUDA {info.CUDA_TOOLKIT} (CUDA {built_cuda}.x), but torch "
             f"{torch_version} uses CUDA {torch_cuda}. Install the attnfarm stable wheel for CUDA {have_cuda} "
-            f"(cu{have_cuda}-torchstable{floor}-<platform>), or a torch built with CUDA {built_cuda}. "
+            f"(torch {floor} and later), or a torch built with CUDA {built_cuda}. "
             + _where_to_get(info)
         )
     return None
