@@ -17,28 +17,19 @@ fn hermetic_cu12_torch29_sm90() {
     if !e2e::enabled("the real hermetic build") {
         return;
     }
-    let out = std::env::temp_dir().join(format!("attnfarm-e2e-{}", std::process::id()));
-    let _ = fs_err::remove_dir_all(&out);
-    let run = || e2e::build_sm90(VARIANT, &out);
-    let (stdout, _) = run();
-    eprintln!("{stdout}");
-    let wheel = out
-        .join("wheels")
-        .join("attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl");
-    let text = e2e::check_sm90_wheel(&wheel, "torch>=2.9,<2.10");
-    assert!(
-        text.contains("TORCH_BUILT_WITH = \"2.9.1+cu128\"\n")
-            && text.contains("KIND = \"per-minor\"\n"),
-        "{text}"
+    e2e::hermetic_sm90(
+        VARIANT,
+        "hermetic",
+        "attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl",
+        "torch>=2.9,<2.10",
+        |_wheel, text| {
+            assert!(
+                text.contains("TORCH_BUILT_WITH = \"2.9.1+cu128\"\n")
+                    && text.contains("KIND = \"per-minor\"\n"),
+                "{text}"
+            );
+        },
     );
-    let ours = e2e::audited_tag(&out, VARIANT);
-    // Fails when auditwheel is missing, unless ATTNFARM_ALLOW_SKIP=1.
-    e2e::auditwheel_agrees(&e2e::auditwheel(), &wheel, &ours);
-
-    // Again: nothing compiles, the wheel is up to date.
-    let (stdout, _) = run();
-    assert!(stdout.contains("up to date"), "{stdout}");
-    let _ = fs_err::remove_dir_all(&out);
 }
 
 /// Not gated: with ATTNFARM_E2E=1 the cross-check above runs, and a missing

@@ -18,50 +18,41 @@ fn hermetic_cu13_stable_sm90() {
     if !e2e::enabled("the real hermetic build") {
         return;
     }
-    let out = std::env::temp_dir().join(format!("attnfarm-e2e-stable-{}", std::process::id()));
-    let _ = fs_err::remove_dir_all(&out);
-    let run = || e2e::build_sm90(VARIANT, &out);
-    let (stdout, _) = run();
-    eprintln!("{stdout}");
-    let wheel = out
-        .join("wheels")
-        .join("attnfarm-2026.1.0+cu130torchstable2.10-cp39-abi3-manylinux_2_28_x86_64.whl");
-    let text = e2e::check_sm90_wheel(&wheel, "torch>=2.10");
-    assert!(
-        text.contains("TORCH_BUILT_WITH = \"2.10.0+cu128\"\n")
-            && text.contains("KIND = \"stable\"\n"),
-        "{text}"
+    e2e::hermetic_sm90(
+        VARIANT,
+        "stable",
+        "attnfarm-2026.1.0+cu130torchstable2.10-cp39-abi3-manylinux_2_28_x86_64.whl",
+        "torch>=2.10",
+        |wheel, text| {
+            assert!(
+                text.contains("TORCH_BUILT_WITH = \"2.10.0+cu128\"\n")
+                    && text.contains("KIND = \"stable\"\n"),
+                "{text}"
+            );
+            // The stable binding reached torch only through its C shims: the
+            // library imports no C++ symbol of torch's (the audit enforces it; this
+            // re-reads the library from the wheel to show it).
+            let lib = e2e::wheel_file(wheel, "attnfarm/_C.abi3.so");
+            let facts = xtask::audit::parse_elf(&lib).unwrap();
+            let cxx: Vec<&String> = facts
+                .undefined
+                .iter()
+                .filter(|(s, v)| v.is_none() && xtask::audit::is_torch_cxx_symbol(s))
+                .map(|(s, _)| s)
+                .collect();
+            assert!(cxx.is_empty(), "torch C++ symbols imported: {cxx:?}");
+            assert!(
+                facts
+                    .undefined
+                    .iter()
+                    .any(|(s, _)| s == "aoti_torch_get_current_cuda_stream"),
+                "the current CUDA stream comes through the shim"
+            );
+            assert!(
+                facts.needed.iter().any(|n| n == "libcudart.so.13"),
+                "{:?}",
+                facts.needed
+            );
+        },
     );
-    // The stable binding reached torch only through its C shims: the
-    // library imports no C++ symbol of torch's (the audit enforces it; this
-    // re-reads the library from the wheel to show it).
-    let lib = e2e::wheel_file(&wheel, "attnfarm/_C.abi3.so");
-    let facts = xtask::audit::parse_elf(&lib).unwrap();
-    let cxx: Vec<&String> = facts
-        .undefined
-        .iter()
-        .filter(|(s, v)| v.is_none() && xtask::audit::is_torch_cxx_symbol(s))
-        .map(|(s, _)| s)
-        .collect();
-    assert!(cxx.is_empty(), "torch C++ symbols imported: {cxx:?}");
-    assert!(
-        facts
-            .undefined
-            .iter()
-            .any(|(s, _)| s == "aoti_torch_get_current_cuda_stream"),
-        "the current CUDA stream comes through the shim"
-    );
-    assert!(
-        facts.needed.iter().any(|n| n == "libcudart.so.13"),
-        "{:?}",
-        facts.needed
-    );
-    let ours = e2e::audited_tag(&out, VARIANT);
-    // Fails when auditwheel is missing, unless ATTNFARM_ALLOW_SKIP=1.
-    e2e::auditwheel_agrees(&e2e::auditwheel(), &wheel, &ours);
-
-    // Again: nothing compiles, the wheel is up to date.
-    let (stdout, _) = run();
-    assert!(stdout.contains("up to date"), "{stdout}");
-    let _ = fs_err::remove_dir_all(&out);
 }

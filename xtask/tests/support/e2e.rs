@@ -95,6 +95,34 @@ pub fn audited_tag(out: &Path, variant: &str) -> String {
         .to_string()
 }
 
+/// The real hermetic build test of one variant, for sm_90: build it through
+/// the CLI into a fresh `<tmp>/attnfarm-e2e-<tag>-<pid>`, check the wheel
+/// `wheel_name` ([`check_sm90_wheel`], then `check` with the wheel's path and
+/// its build record's text), have auditwheel agree with the farm's audit,
+/// then build again and see that nothing is compiled.
+pub fn hermetic_sm90(
+    variant: &str,
+    tag: &str,
+    wheel_name: &str,
+    requires: &str,
+    check: impl FnOnce(&Path, &str),
+) {
+    let out = std::env::temp_dir().join(format!("attnfarm-e2e-{tag}-{}", std::process::id()));
+    let _ = fs_err::remove_dir_all(&out);
+    let (stdout, _) = build_sm90(variant, &out);
+    eprintln!("{stdout}");
+    let wheel = out.join("wheels").join(wheel_name);
+    let info = check_sm90_wheel(&wheel, requires);
+    check(&wheel, &info);
+    // Fails when auditwheel is missing, unless ATTNFARM_ALLOW_SKIP=1.
+    auditwheel_agrees(&auditwheel(), &wheel, &audited_tag(&out, variant));
+
+    // Again: nothing compiles, the wheel is up to date.
+    let (stdout, _) = build_sm90(variant, &out);
+    assert!(stdout.contains("up to date"), "{stdout}");
+    let _ = fs_err::remove_dir_all(&out);
+}
+
 /// The auditwheel program (`AUDITWHEEL`, else `auditwheel` on PATH).
 pub fn auditwheel() -> String {
     std::env::var("AUDITWHEEL").unwrap_or_else(|_| "auditwheel".into())
