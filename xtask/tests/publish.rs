@@ -129,17 +129,34 @@ fn make_dist(name: &str) -> PathBuf {
 }
 
 fn api(fake: &FakeGithub, token: &str) -> GithubApi {
-    GithubApi::new(
-        "attnfarm",
-        "attnfarm",
-        Some(Token::new(token)),
+    api_at(
         Endpoints {
             api: fake.url(),
             uploads: None,
         },
+        token,
+    )
+}
+
+fn api_at(endpoints: Endpoints, token: &str) -> GithubApi {
+    GithubApi::new(
+        "attnfarm",
+        "attnfarm",
+        Some(Token::new(token)),
+        endpoints,
         Duration::from_millis(400),
     )
     .unwrap()
+}
+
+/// One publish run of `dist` through `endpoints`, which must converge.
+fn publish_through(fake: &FakeGithub, dist: &Path, endpoints: Endpoints) {
+    let rt = runtime();
+    let _guard = rt.enter();
+    let api = api_at(endpoints, TOKEN);
+    rt.block_on(publish(&api, &VirtualClock::new(), &opts(dist), &Silent))
+        .unwrap();
+    assert_converged(fake, dist, &[]);
 }
 
 fn opts(dist: &Path) -> Options {
@@ -714,22 +731,14 @@ fn upload_host_override() {
     let fake = fake_with_history();
     fake.state.lock().unwrap().upload_host = Some("http://uploads.invalid:9".into());
     let dist = make_dist("uphost");
-    let rt = runtime();
-    let _guard = rt.enter();
-    let api = GithubApi::new(
-        "attnfarm",
-        "attnfarm",
-        Some(Token::new(TOKEN)),
+    publish_through(
+        &fake,
+        &dist,
         Endpoints {
             api: fake.url(),
             uploads: Some(fake.url()),
         },
-        Duration::from_millis(400),
-    )
-    .unwrap();
-    rt.block_on(publish(&api, &VirtualClock::new(), &opts(&dist), &Silent))
-        .unwrap();
-    assert_converged(&fake, &dist, &[]);
+    );
 }
 
 /// Another run uploads the same file between our listing and our upload:
@@ -849,22 +858,14 @@ fn enterprise_api_path() {
     let fake = fake_with_history();
     fake.state.lock().unwrap().api_prefix = Some("/api/v3".into());
     let dist = make_dist("ghes");
-    let rt = runtime();
-    let _guard = rt.enter();
-    let api = GithubApi::new(
-        "attnfarm",
-        "attnfarm",
-        Some(Token::new(TOKEN)),
+    publish_through(
+        &fake,
+        &dist,
         Endpoints {
             api: format!("{}/api/v3", fake.url()),
             uploads: None,
         },
-        Duration::from_millis(400),
-    )
-    .unwrap();
-    rt.block_on(publish(&api, &VirtualClock::new(), &opts(&dist), &Silent))
-        .unwrap();
-    assert_converged(&fake, &dist, &[]);
+    );
     let st = fake.state.lock().unwrap();
     assert!(st.log.iter().any(|l| l.starts_with("POST /uploads/repos/")));
 }
