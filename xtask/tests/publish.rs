@@ -16,10 +16,9 @@ use xtask::publish::api::{
 };
 use xtask::publish::retry::{Clock, RetryPolicy};
 use xtask::publish::{collect_local, publish, Action, Options, PublishError, Report};
-use xtask::wheel::filename::WheelFilename;
+use xtask::testing::wheel_spec;
 use xtask::wheel::inspect::inspect_wheel;
-use xtask::wheel::metadata::CoreMetadata;
-use xtask::wheel::{sha256_file, write_wheel, Entry, WheelSpec};
+use xtask::wheel::{sha256_file, write_wheel, Entry};
 
 const TOKEN: &str = "ghs_test_token_0123456789";
 const TAG: &str = "v2026.1.0";
@@ -55,32 +54,6 @@ fn tmp(name: &str) -> PathBuf {
     let _ = fs_err::remove_dir_all(&d);
     fs_err::create_dir_all(&d).unwrap();
     d
-}
-
-fn wheel_spec(local: &str, platform: &str, requires: &str) -> WheelSpec {
-    let version = format!("2026.1.0+{local}");
-    let filename = WheelFilename::abi3(
-        "attnfarm",
-        &version.parse().unwrap(),
-        "cp39",
-        platform.parse().unwrap(),
-    );
-    WheelSpec {
-        metadata: CoreMetadata {
-            name: "attnfarm".into(),
-            version,
-            summary: "test".into(),
-            license_expression: "Apache-2.0".into(),
-            license_files: vec!["LICENSE".into()],
-            requires_dist: vec![requires.into()],
-            requires_python: ">=3.10".into(),
-            project_urls: Default::default(),
-            description: None,
-        },
-        filename,
-        generator: "attnfarm-xtask test".into(),
-        licenses: vec![Entry::bytes("LICENSE", "license text\n")],
-    }
 }
 
 /// A `dist/` as `build-matrix` + `index` leave it: real wheels, their
