@@ -69,6 +69,18 @@ def write_index(root, listed=VARIANTS):
                     "attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-any.whl</a>\n")
 
 
+def helper_and_env(torch, cuda, platform):
+    """install.py as a module, and an environment of its as detection fills it in."""
+    sys.path.insert(0, HERE)
+    try:
+        import install as helper
+    finally:
+        sys.path.remove(HERE)
+    env = helper.Env()
+    env.torch, env.cuda, env.platform = torch, cuda, platform
+    return helper, env
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -152,13 +164,7 @@ class HelperTest(unittest.TestCase):
         self.assertIn("2.9, 2.10+", err)
 
     def test_choose_prefers_the_exact_per_minor_wheel(self):
-        sys.path.insert(0, HERE)
-        try:
-            import install as helper
-        finally:
-            sys.path.remove(HERE)
-        env = helper.Env()
-        env.torch, env.cuda, env.platform = "2.12.1+cu130", "13.0", "linux_x86_64"
+        helper, env = helper_and_env("2.12.1+cu130", "13.0", "linux_x86_64")
         ids = ["cu13-torch2.12-linux_x86_64", "cu13-torchstable2.10-linux_x86_64", "cu13-torchstable2.11-linux_x86_64"]
         listed = {i: entry(i) for i in ids}
         stable = {i: entry(i) for i in ids[1:]}
@@ -171,13 +177,7 @@ class HelperTest(unittest.TestCase):
 
     def test_choose_reads_the_entries_fields_not_the_ids(self):
         # The choice follows what variants.json says of a variant, whatever its id reads.
-        sys.path.insert(0, HERE)
-        try:
-            import install as helper
-        finally:
-            sys.path.remove(HERE)
-        env = helper.Env()
-        env.torch, env.cuda, env.platform = "2.12.1+cu130", "13.0", "linux_x86_64"
+        helper, env = helper_and_env("2.12.1+cu130", "13.0", "linux_x86_64")
         listed = {"some-future-name": dict(entry("cu13-torch2.12-linux_x86_64"), id="some-future-name")}
         self.assertEqual(helper.choose(env, listed), ("some-future-name", "per-minor wheel for torch 2.12"))
 
