@@ -223,15 +223,18 @@ impl TorchMinor {
     }
 }
 
+/// `M.m` as two numbers (each as [`parse_u32`] reads it). Ex) `12.8` -> (12, 8)
+fn parse_major_minor(s: &str) -> Option<(u32, u32)> {
+    let (a, b) = s.split_once('.')?;
+    Some((parse_u32(a)?, parse_u32(b)?))
+}
+
 impl FromStr for TorchMinor {
     type Err = VersionError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || VersionError::TorchMinor(s.to_string());
-        let (a, b) = s.split_once('.').ok_or_else(err)?;
-        Ok(TorchMinor {
-            major: parse_u32(a).ok_or_else(err)?,
-            minor: parse_u32(b).ok_or_else(err)?,
-        })
+        let (major, minor) =
+            parse_major_minor(s).ok_or_else(|| VersionError::TorchMinor(s.to_string()))?;
+        Ok(TorchMinor { major, minor })
     }
 }
 
@@ -302,12 +305,9 @@ impl CudaVersion {
 impl FromStr for CudaVersion {
     type Err = VersionError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || VersionError::Cuda(s.to_string());
-        let (a, b) = s.split_once('.').ok_or_else(err)?;
-        Ok(CudaVersion {
-            major: parse_u32(a).ok_or_else(err)?,
-            minor: parse_u32(b).ok_or_else(err)?,
-        })
+        let (major, minor) =
+            parse_major_minor(s).ok_or_else(|| VersionError::Cuda(s.to_string()))?;
+        Ok(CudaVersion { major, minor })
     }
 }
 
