@@ -37,7 +37,6 @@ INDEX_BASE = "__ATTNFARM_INDEX_BASE__"
 PLACEHOLDER = "__ATTNFARM_" + "INDEX_BASE__"
 
 VARIANTS_SCHEMA = 1
-STABLE_RE = re.compile(r"^cu(\d+)-torchstable(\d+)\.(\d+)-(.+)$")
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_USAGE = 0, 1, 2
 
@@ -135,7 +134,8 @@ def detect(args):
     return env
 
 
-def variant_id(env):
+def needs(env):
+    """(torch minor, CUDA major) this Python needs a wheel for, or a Refusal."""
     if env.torch is None:
         raise Refusal(
             "torch is not installed in this Python ({}).\n"
@@ -151,43 +151,53 @@ def variant_id(env):
             "CUDA. Install a CUDA build of torch (its version ends in +cu<XY>), then run this "
             "helper again.".format(env.torch)
         )
-    cuda_major = env.cuda.split(".")[0]
-    return "cu{}-torch{}.{}-{}".format(cuda_major, m.group(1), m.group(2), env.platform)
+    return (int(m.group(1)), int(m.group(2))), int(env.cuda.split(".")[0])
 
 
-def choose(env, ids):
-    """The variant to install from the ids the index lists, and why.
+def describe(env):
+    """What this Python needs, for messages. Ex) `torch 2.9, CUDA 12, linux_x86_64`"""
+    (major, minor), cuda_major = needs(env)
+    return "torch {}.{}, CUDA {}, {}".format(major, minor, cuda_major, env.platform)
+
+
+def _minor(text):
+    """`2.10` -> (2, 10); None if it is not a torch minor."""
+    m = re.match(r"^(\d+)\.(\d+)$", str(text))
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def choose(env, variants):
+    """The variant to install from the index's `variants.json` entries (id ->
+    entry), and why. The entries' `kind`, `torch`, `cuda_major` and `platform`
+    fields decide, as the farm wrote them; ids are never composed here.
 
     1. The per-minor wheel for this torch minor, CUDA major and platform
        (built against this torch minor: it loads only into it).
     2. Else the stable-ABI wheel for this CUDA major and platform whose floor
        is at or below this torch (the newest such floor): it loads into every
        torch from its floor on, so it keeps working after torch upgrades.
-    Returns (id, reason), or (None, the per-minor id wanted) if neither exists.
+    Returns (id, reason), or (None, what was wanted) if neither exists.
     """
-    wanted = variant_id(env)
-    if wanted in ids:
-        return wanted, "per-minor wheel for torch {}".format(wanted.split("-")[1][len("torch"):])
-    m = re.match(r"(\d+)\.(\d+)", env.torch)
-    have = (int(m.group(1)), int(m.group(2)))
-    cuda_major = env.cuda.split(".")[0]
+    have, cuda_major = needs(env)
     best = None
-    for i in ids:
-        s = STABLE_RE.match(i)
-        if not s or s.group(1) != cuda_major or s.group(4) != env.platform:
+    for i, v in sorted(variants.items()):
+        if v.get("cuda_major") != cuda_major or v.get("platform") != env.platform:
             continue
-        floor = (int(s.group(2)), int(s.group(3)))
-        if floor <= have and (best is None or floor > best[0]):
-            best = (floor, i)
+        torch = _minor(v.get("torch"))
+        if torch is None:
+            continue
+        if v.get("kind") == "per-minor" and torch == have:
+            return i, "per-minor wheel for torch {}.{}".format(*have)
+        if v.get("kind") == "stable" and torch <= have and (best is None or torch > best[0]):
+            best = (torch, i)
     if best is not None:
         return best[1], "stable-ABI wheel for torch {}.{} and later".format(*best[0])
-    return None, wanted
+    return None, describe(env)
 
 
-def torch_label(i):
-    """`cu12-torch2.9-linux_x86_64` -> `2.9`; `cu13-torchstable2.10-...` -> `2.10+`."""
-    t = i.split("-")[1][len("torch"):]
-    return t[len("stable"):] + "+" if t.startswith("stable") else t
+def torch_label(entry):
+    """A variant's torch line: `2.9` (per-minor); `2.10+` (stable, the floor)."""
+    return entry["torch"] + "+" if entry.get("kind") == "stable" else entry["torch"]
 
 
 def _label_key(t):
@@ -244,15 +254,15 @@ def explain(env, base):
         say("  note      " + n)
 
 
-def suggest(wanted, ids, env):
+def suggest(wanted, variants, env):
     lines = ["no attnfarm wheel matches this environment (wanted `{}`).".format(wanted), "Variants on this index:"]
-    lines += ["  " + i for i in ids]
-    same = [i for i in ids if i.endswith("-" + env.platform)]
+    lines += ["  " + i for i in sorted(variants)]
+    same = [v for v in variants.values() if v.get("platform") == env.platform]
     if not same:
         lines.append("None is built for platform {}; attnfarm ships {}.".format(
-            env.platform, ", ".join(sorted({i.split("-", 2)[2] for i in ids}))))
+            env.platform, ", ".join(sorted({str(v.get("platform")) for v in variants.values()}))))
     else:
-        torches = sorted({torch_label(i) for i in same}, key=_label_key)
+        torches = sorted({torch_label(v) for v in same}, key=_label_key)
         lines.append(
             "What to do: install a torch the index serves for {} (torch {}), with its CUDA build, "
             "then run this helper again; or build attnfarm for your torch from source "
@@ -288,15 +298,14 @@ def main(argv=None):
     explain(env, base)
     try:
         variants = available_variants(base)
-        ids = sorted(variants)
         if args.variant:
             wanted, why = args.variant, "given with --variant"
             if wanted not in variants:
-                raise Refusal(suggest(wanted, ids, env))
+                raise Refusal(suggest(wanted, variants, env))
         else:
-            wanted, why = choose(env, ids)
+            wanted, why = choose(env, variants)
             if wanted is None:
-                raise Refusal(suggest(why, ids, env))
+                raise Refusal(suggest(why, variants, env))
         entry = variants[wanted]
         if not entry.get("wheels"):
             raise Refusal("the variant list names {} but holds no wheel for it".format(wanted))

@@ -17,11 +17,34 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELPER = os.path.join(HERE, "install.py")
 
+# What `variants.json` says of each variant (the fields install.py reads; the
+# farm writes them, see xtask/src/index/site.rs): id -> (kind, torch, CUDA major, platform).
+FIELDS = {
+    "cu12-torch2.9-linux_x86_64": ("per-minor", "2.9", 12, "linux_x86_64"),
+    "cu12-torch2.9-win_amd64": ("per-minor", "2.9", 12, "win_amd64"),
+    "cu13-torchstable2.10-linux_x86_64": ("stable", "2.10", 13, "linux_x86_64"),
+    "cu13-torch2.12-linux_x86_64": ("per-minor", "2.12", 13, "linux_x86_64"),
+    "cu13-torchstable2.11-linux_x86_64": ("stable", "2.11", 13, "linux_x86_64"),
+}
 VARIANTS = [
     "cu12-torch2.9-linux_x86_64",
     "cu12-torch2.9-win_amd64",
     "cu13-torchstable2.10-linux_x86_64",
 ]
+
+
+def entry(v):
+    """A `variants.json` entry as the farm writes it (the fields install.py reads)."""
+    kind, torch, cuda_major, platform = FIELDS[v]
+    return {
+        "id": v,
+        "kind": kind,
+        "torch": torch,
+        "cuda_major": cuda_major,
+        "platform": platform,
+        "index_url": "https://example.invalid/{}/simple/".format(v),
+        "wheels": [{"file": "attnfarm-2026.1.0+x-cp39-abi3-any.whl", "sha256": "00"}],
+    }
 
 
 def write_index(root, listed=VARIANTS):
@@ -33,14 +56,7 @@ def write_index(root, listed=VARIANTS):
     )
     with open(os.path.join(root, "index.html"), "w") as f:
         f.write("<!DOCTYPE html><html><body><table>\n" + rows + "</table></body></html>\n")
-    entries = [
-        {
-            "id": v,
-            "index_url": "https://example.invalid/{}/simple/".format(v),
-            "wheels": [{"file": "attnfarm-2026.1.0+x-cp39-abi3-any.whl", "sha256": "00"}],
-        }
-        for v in listed
-    ]
+    entries = [entry(v) for v in listed]
     with open(os.path.join(root, "variants.json"), "w") as f:
         json.dump({"schema": 1, "project": "attnfarm", "variants": entries}, f)
     for v in VARIANTS:
@@ -51,6 +67,18 @@ def write_index(root, listed=VARIANTS):
         with open(os.path.join(d, "index.html"), "w") as f:
             f.write('<a href="../../../x/attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-any.whl#sha256=00">'
                     "attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-any.whl</a>\n")
+
+
+def helper_and_env(torch, cuda, platform):
+    """install.py as a module, and an environment of its as detection fills it in."""
+    sys.path.insert(0, HERE)
+    try:
+        import install as helper
+    finally:
+        sys.path.remove(HERE)
+    env = helper.Env()
+    env.torch, env.cuda, env.platform = torch, cuda, platform
+    return helper, env
 
 
 def free_port():
@@ -128,7 +156,7 @@ class HelperTest(unittest.TestCase):
         rc, out, err = self.helper("--base", self.base, "--dry-run", "--fake-torch", "2.9.1+cu130",
                                    "--fake-platform", "linux_x86_64", "--fake-arch", "9.0")
         self.assertEqual(rc, 1)
-        self.assertIn("wanted `cu13-torch2.9-linux_x86_64`", err)
+        self.assertIn("wanted `torch 2.9, CUDA 13, linux_x86_64`", err)
         # The CUDA major must match: no cu12 stable wheel on this index.
         rc, out, err = self.helper("--base", self.base, "--dry-run", "--fake-torch", "2.12.1+cu128",
                                    "--fake-platform", "linux_x86_64", "--fake-arch", "9.0")
@@ -136,27 +164,29 @@ class HelperTest(unittest.TestCase):
         self.assertIn("2.9, 2.10+", err)
 
     def test_choose_prefers_the_exact_per_minor_wheel(self):
-        sys.path.insert(0, HERE)
-        try:
-            import install as helper
-        finally:
-            sys.path.remove(HERE)
-        env = helper.Env()
-        env.torch, env.cuda, env.platform = "2.12.1+cu130", "13.0", "linux_x86_64"
+        helper, env = helper_and_env("2.12.1+cu130", "13.0", "linux_x86_64")
         ids = ["cu13-torch2.12-linux_x86_64", "cu13-torchstable2.10-linux_x86_64", "cu13-torchstable2.11-linux_x86_64"]
-        self.assertEqual(helper.choose(env, ids)[0], "cu13-torch2.12-linux_x86_64")
-        self.assertEqual(helper.choose(env, ids[1:])[0], "cu13-torchstable2.11-linux_x86_64")
+        listed = {i: entry(i) for i in ids}
+        stable = {i: entry(i) for i in ids[1:]}
+        self.assertEqual(helper.choose(env, listed)[0], "cu13-torch2.12-linux_x86_64")
+        self.assertEqual(helper.choose(env, stable)[0], "cu13-torchstable2.11-linux_x86_64")
         env.torch = "2.10.2"
-        self.assertEqual(helper.choose(env, ids[1:])[0], "cu13-torchstable2.10-linux_x86_64")
+        self.assertEqual(helper.choose(env, stable)[0], "cu13-torchstable2.10-linux_x86_64")
         env.platform = "win_amd64"
-        self.assertEqual(helper.choose(env, ids), (None, "cu13-torch2.10-win_amd64"))
+        self.assertEqual(helper.choose(env, listed), (None, "torch 2.10, CUDA 13, win_amd64"))
+
+    def test_choose_reads_the_entries_fields_not_the_ids(self):
+        # The choice follows what variants.json says of a variant, whatever its id reads.
+        helper, env = helper_and_env("2.12.1+cu130", "13.0", "linux_x86_64")
+        listed = {"some-future-name": dict(entry("cu13-torch2.12-linux_x86_64"), id="some-future-name")}
+        self.assertEqual(helper.choose(env, listed), ("some-future-name", "per-minor wheel for torch 2.12"))
 
     def test_no_matching_variant_lists_what_exists(self):
         rc, out, err = self.helper("--base", self.base, "--dry-run", "--fake-torch", "2.6.0+cu124",
                                    "--fake-platform", "linux_x86_64", "--fake-arch", "8.0")
         self.assertEqual(rc, 1)
         self.assertEqual(out, "")
-        self.assertIn("wanted `cu12-torch2.6-linux_x86_64`", err)
+        self.assertIn("wanted `torch 2.6, CUDA 12, linux_x86_64`", err)
         for v in VARIANTS:
             self.assertIn(v, err)
         self.assertIn("What to do", err)

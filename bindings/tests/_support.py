@@ -55,6 +55,29 @@ def kernel_for(precision: str):
     return contextlib.nullcontext()
 
 
+def capture_graph(call, warmup: int = 1):
+    """Runs `call` `warmup` times on a side stream (as CUDA graph capture
+    wants), then captures it. Returns (graph, the captured call's output)."""
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(warmup):
+            call()
+    torch.cuda.current_stream().wait_stream(s)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        out = call()
+    return g, out
+
+
+def replay_with(g, static, new) -> None:
+    """Copies `new` into the captured inputs `static`, replays `g`, waits."""
+    for dst, src in zip(static, new):
+        dst.copy_(src)
+    g.replay()
+    torch.cuda.synchronize()
+
+
 def to_hnd(t: torch.Tensor, layout: str) -> torch.Tensor:
     return t.transpose(1, 2) if layout == "NHD" else t
 

@@ -91,7 +91,7 @@ def test_fake_kernel(device):
 @pytest.mark.parametrize("precision", ["exact", "int8", "int8fp8"])
 def test_cuda_graph_capture_and_replay(precision):
     import attnfarm
-    from _support import skip_unless_fp8_mma
+    from _support import capture_graph, replay_with, skip_unless_fp8_mma
 
     if precision == "int8fp8":
         skip_unless_fp8_mma()
@@ -102,23 +102,11 @@ def test_cuda_graph_capture_and_replay(precision):
     def call():
         return attnfarm.attention(*static, causal=True, precision=precision, return_lse=True)
 
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for _ in range(2):
-            call()
-    torch.cuda.current_stream().wait_stream(s)
-
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        out, lse = call()
+    g, (out, lse) = capture_graph(call, warmup=2)
 
     for seed in (1, 2):
         new = _qkv((2, 8, 777, 128), kv_heads=4, seed=seed)
-        for dst, src in zip(static, new):
-            dst.copy_(src)
-        g.replay()
-        torch.cuda.synchronize()
+        replay_with(g, static, new)
         ref_out, ref_lse = attnfarm.attention(*new, causal=True, precision=precision, return_lse=True)
         torch.testing.assert_close(out, ref_out, rtol=1e-3, atol=1e-3)
         torch.testing.assert_close(lse, ref_lse, rtol=1e-3, atol=1e-3)
@@ -127,19 +115,10 @@ def test_cuda_graph_capture_and_replay(precision):
 @pytest.mark.gpu
 def test_cuda_graph_padded_head_dim():
     import attnfarm
+    from _support import capture_graph, replay_with
 
     static = list(_qkv((1, 4, 300, 96)))
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        attnfarm.attention(*static, precision="exact")
-    torch.cuda.current_stream().wait_stream(s)
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        out = attnfarm.attention(*static, precision="exact")
+    g, out = capture_graph(lambda: attnfarm.attention(*static, precision="exact"))
     new = _qkv((1, 4, 300, 96), seed=5)
-    for dst, src in zip(static, new):
-        dst.copy_(src)
-    g.replay()
-    torch.cuda.synchronize()
+    replay_with(g, static, new)
     torch.testing.assert_close(out, attnfarm.attention(*new, precision="exact"), rtol=1e-3, atol=1e-3)

@@ -96,7 +96,8 @@ def test_stable_wheel_checks_the_cuda_major_only():
 
     assert _compat.version_problem(_stable_info(), "2.13.0", "13.9") is None
     msg = _compat.version_problem(_stable_info(), "2.13.0+cu128", "12.8")
-    assert "built with CUDA 13.0" in msg and "uses CUDA 12.8" in msg and "cu12-torchstable2.10-<platform>" in msg
+    assert "built with CUDA 13.0" in msg and "uses CUDA 12.8" in msg
+    assert "stable wheel for CUDA 12 (torch 2.10 and later)" in msg
     msg = _compat.version_problem(_stable_info(), "2.13.0+cpu", None)
     assert "needs a CUDA build of torch" in msg
 

@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch is not installed: these tests need torch and a built attnfarm wheel")
 import torch.nn.functional as F
 
-from _support import errors, make_qkv, reference, to_hnd
+from _support import capture_graph, errors, make_qkv, reference, replay_with, to_hnd
 
 HOPPER, AMPERE, ADA, BLACKWELL_DC, BLACKWELL = (9, 0), (8, 0), (8, 9), (10, 0), (12, 0)
 
@@ -161,17 +161,7 @@ def test_routed_call_compiles_fullgraph_and_captures_in_a_cuda_graph():
     want = attnfarm.attention(q, k, v, causal=True, precision="exact")
     torch.testing.assert_close(f(q, k, v), want, rtol=2e-3, atol=2e-3)
     static = [t.clone() for t in (q, k, v)]
-    s = torch.cuda.Stream()
-    s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        attnfarm.attention(*static, precision="exact")
-    torch.cuda.current_stream().wait_stream(s)
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        out = attnfarm.attention(*static, precision="exact")
+    g, out = capture_graph(lambda: attnfarm.attention(*static, precision="exact"))
     new = make_qkv(1, 4, 4, 256, 256, 64, torch.float16, seed=3)
-    for dst, src in zip(static, new):
-        dst.copy_(src)
-    g.replay()
-    torch.cuda.synchronize()
+    replay_with(g, static, new)
     torch.testing.assert_close(out, attnfarm.attention(*new, precision="exact"), rtol=2e-3, atol=2e-3)

@@ -129,7 +129,7 @@ impl BuildCmd {
         println!("wheel:   {}", wheel.display());
         if self.install {
             progress.note(&format!("installing: {cmd}"));
-            farm::install(&self.for_python, wheel).map_err(anyhow::Error::msg)?;
+            farm::install(&self.for_python, wheel)?;
             println!("installed into {}; check it with:", self.for_python);
             println!(
                 "  {}",

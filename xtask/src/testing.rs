@@ -65,3 +65,35 @@ pub fn fixture_matrix() -> crate::matrix::Matrix {
     crate::matrix::Matrix::parse("fixtures/matrix.yaml", FIXTURE_MATRIX)
         .expect("the fixture matrix is valid")
 }
+
+/// A wheel spec of the test project `attnfarm` 2026.1.0+`local` for
+/// `platform` (a platform tag), `cp39-abi3`, requiring `requires`.
+/// Ex) `wheel_spec("cu128torch2.9", "manylinux_2_28_x86_64", "torch>=2.9,<2.10")`
+pub fn wheel_spec(local: &str, platform: &str, requires: &str) -> crate::wheel::WheelSpec {
+    use crate::wheel::filename::WheelFilename;
+    use crate::wheel::metadata::CoreMetadata;
+    use crate::wheel::Entry;
+    let version = format!("2026.1.0+{local}");
+    let filename = WheelFilename::abi3(
+        "attnfarm",
+        &version.parse().unwrap(),
+        "cp39",
+        platform.parse().unwrap(),
+    );
+    crate::wheel::WheelSpec {
+        metadata: CoreMetadata {
+            name: "attnfarm".into(),
+            version,
+            summary: "test".into(),
+            license_expression: "Apache-2.0".into(),
+            license_files: vec!["LICENSE".into()],
+            requires_dist: vec![requires.into()],
+            requires_python: ">=3.10".into(),
+            project_urls: Default::default(),
+            description: None,
+        },
+        filename,
+        generator: "attnfarm-xtask test".into(),
+        licenses: vec![Entry::bytes("LICENSE", "license text\n")],
+    }
+}

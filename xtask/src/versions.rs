@@ -140,55 +140,66 @@ impl FromStr for Version {
     }
 }
 
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+/// The string face of a newtype over `String` (`struct T(String)` whose text
+/// is canonical): Display and Debug as the string (Debug as a `String` did,
+/// quoted), `Deref<Target = str>`, `AsRef<str>`, and `==` with `str`, `&str`
+/// and `String` (both ways for `String`).
+macro_rules! string_newtype {
+    ($t:ident) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
 
-/// Debug-prints as the string does (`"2026.1.0"`).
-impl fmt::Debug for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.0, f)
+            }
+        }
 
-impl std::ops::Deref for Version {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
+        impl std::ops::Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
 
-impl AsRef<str> for Version {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
+        impl AsRef<str> for $t {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
 
-impl PartialEq<str> for Version {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
 
-impl PartialEq<&str> for Version {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
 
-impl PartialEq<String> for Version {
-    fn eq(&self, other: &String) -> bool {
-        &self.0 == other
-    }
-}
+        impl PartialEq<String> for $t {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
 
-impl PartialEq<Version> for String {
-    fn eq(&self, other: &Version) -> bool {
-        *self == other.0
-    }
+        impl PartialEq<$t> for String {
+            fn eq(&self, other: &$t) -> bool {
+                *self == other.0
+            }
+        }
+    };
 }
+pub(crate) use string_newtype;
+
+// Debug-prints as the string does (`"2026.1.0"`).
+string_newtype!(Version);
 
 /// A torch minor release line, the unit a wheel variant is built for.
 /// Ex) `2.9`
@@ -212,15 +223,18 @@ impl TorchMinor {
     }
 }
 
+/// `M.m` as two numbers (each as [`parse_u32`] reads it). Ex) `12.8` -> (12, 8)
+fn parse_major_minor(s: &str) -> Option<(u32, u32)> {
+    let (a, b) = s.split_once('.')?;
+    Some((parse_u32(a)?, parse_u32(b)?))
+}
+
 impl FromStr for TorchMinor {
     type Err = VersionError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || VersionError::TorchMinor(s.to_string());
-        let (a, b) = s.split_once('.').ok_or_else(err)?;
-        Ok(TorchMinor {
-            major: parse_u32(a).ok_or_else(err)?,
-            minor: parse_u32(b).ok_or_else(err)?,
-        })
+        let (major, minor) =
+            parse_major_minor(s).ok_or_else(|| VersionError::TorchMinor(s.to_string()))?;
+        Ok(TorchMinor { major, minor })
     }
 }
 
@@ -291,12 +305,9 @@ impl CudaVersion {
 impl FromStr for CudaVersion {
     type Err = VersionError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || VersionError::Cuda(s.to_string());
-        let (a, b) = s.split_once('.').ok_or_else(err)?;
-        Ok(CudaVersion {
-            major: parse_u32(a).ok_or_else(err)?,
-            minor: parse_u32(b).ok_or_else(err)?,
-        })
+        let (major, minor) =
+            parse_major_minor(s).ok_or_else(|| VersionError::Cuda(s.to_string()))?;
+        Ok(CudaVersion { major, minor })
     }
 }
 

@@ -7,8 +7,8 @@
 //! why. (`build-matrix --verify` on the default matrix runs it under every
 //! torch of its plan's `load_test`, 2.11.0 … 2.15.0.)
 
-use std::path::PathBuf;
-use std::process::Command;
+#[path = "support/e2e.rs"]
+mod e2e;
 
 use xtask::matrix::{IndexSource, Matrix};
 use xtask::plan::{LoadTestTorch, Plan};
@@ -21,33 +21,13 @@ const VARIANT: &str = "cu13-torchstable2.10-linux_x86_64";
 
 #[test]
 fn a_built_wheel_loads_under_its_torch_and_not_under_another() {
-    if std::env::var("ATTNFARM_E2E").ok().as_deref() != Some("1") {
-        eprintln!("skipped: set ATTNFARM_E2E=1 to run the real load test (network, minutes)");
+    if !e2e::enabled("the real load test") {
         return;
     }
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = e2e::repo();
     let out = std::env::temp_dir().join(format!("attnfarm-e2e-verify-{}", std::process::id()));
     let _ = fs_err::remove_dir_all(&out);
-    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .current_dir(&repo)
-        .args([
-            "build-matrix",
-            "--only",
-            VARIANT,
-            "--arch",
-            "sm_90",
-            "--no-index",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        o.status.success(),
-        "build-matrix failed\n{stdout}\n{stderr}"
-    );
+    e2e::build_sm90(VARIANT, &out);
 
     let m = Matrix::load(&repo.join("matrix.yaml")).unwrap();
     let full = Plan::from_matrix(&m, Platform::host());

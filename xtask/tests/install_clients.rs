@@ -242,3 +242,44 @@ fn pip_and_uv_install_from_the_local_index() {
     check_installed(&t, &plan, VARIANT);
     drop(server);
 }
+
+/// install.py, the user's install helper, picks its variant from the
+/// `variants.json` the farm writes (the entries' kind, torch, CUDA major and
+/// platform): the per-minor wheel for its torch minor, else the stable wheel
+/// whose floor is at or below its torch.
+#[test]
+fn install_helper_picks_from_the_farms_variants_json() {
+    let plan = plan();
+    let dist = tmp("helper");
+    fixture_wheel(&plan, VARIANT, &dist.join("wheels"));
+    fixture_wheel(&plan, OTHER, &dist.join("wheels"));
+    let helper = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../install/install.py");
+    write_index(&plan, &dist, BaseUrl::Local, Some(&helper)).unwrap();
+    let server = serve(&dist);
+    let base = format!("http://127.0.0.1:{}/index/", server.1);
+    let pick = |torch: &str, cuda: &str| {
+        let out = run(Command::new("python3").arg(&helper).args([
+            "--base",
+            &base,
+            "--dry-run",
+            "--fake-torch",
+            torch,
+            "--fake-cuda",
+            cuda,
+            "--fake-platform",
+            "linux_x86_64",
+            "--fake-arch",
+            "none",
+        ]));
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix("variant   "))
+            .unwrap_or_else(|| panic!("no variant line:\n{out}"))
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(pick("2.9.1+cu128", "12.8"), VARIANT);
+    assert_eq!(pick("2.13.0+cu130", "13.0"), OTHER);
+    drop(server);
+}

@@ -16,10 +16,9 @@ use xtask::publish::api::{
 };
 use xtask::publish::retry::{Clock, RetryPolicy};
 use xtask::publish::{collect_local, publish, Action, Options, PublishError, Report};
-use xtask::wheel::filename::WheelFilename;
+use xtask::testing::wheel_spec;
 use xtask::wheel::inspect::inspect_wheel;
-use xtask::wheel::metadata::CoreMetadata;
-use xtask::wheel::{sha256_file, write_wheel, Entry, WheelSpec};
+use xtask::wheel::{sha256_file, write_wheel, Entry};
 
 const TOKEN: &str = "ghs_test_token_0123456789";
 const TAG: &str = "v2026.1.0";
@@ -55,32 +54,6 @@ fn tmp(name: &str) -> PathBuf {
     let _ = fs_err::remove_dir_all(&d);
     fs_err::create_dir_all(&d).unwrap();
     d
-}
-
-fn wheel_spec(local: &str, platform: &str, requires: &str) -> WheelSpec {
-    let version = format!("2026.1.0+{local}");
-    let filename = WheelFilename::abi3(
-        "attnfarm",
-        &version.parse().unwrap(),
-        "cp39",
-        platform.parse().unwrap(),
-    );
-    WheelSpec {
-        metadata: CoreMetadata {
-            name: "attnfarm".into(),
-            version,
-            summary: "test".into(),
-            license_expression: "Apache-2.0".into(),
-            license_files: vec!["LICENSE".into()],
-            requires_dist: vec![requires.into()],
-            requires_python: ">=3.10".into(),
-            project_urls: Default::default(),
-            description: None,
-        },
-        filename,
-        generator: "attnfarm-xtask test".into(),
-        licenses: vec![Entry::bytes("LICENSE", "license text\n")],
-    }
 }
 
 /// A `dist/` as `build-matrix` + `index` leave it: real wheels, their
@@ -129,17 +102,34 @@ fn make_dist(name: &str) -> PathBuf {
 }
 
 fn api(fake: &FakeGithub, token: &str) -> GithubApi {
-    GithubApi::new(
-        "attnfarm",
-        "attnfarm",
-        Some(Token::new(token)),
+    api_at(
         Endpoints {
             api: fake.url(),
             uploads: None,
         },
+        token,
+    )
+}
+
+fn api_at(endpoints: Endpoints, token: &str) -> GithubApi {
+    GithubApi::new(
+        "attnfarm",
+        "attnfarm",
+        Some(Token::new(token)),
+        endpoints,
         Duration::from_millis(400),
     )
     .unwrap()
+}
+
+/// One publish run of `dist` through `endpoints`, which must converge.
+fn publish_through(fake: &FakeGithub, dist: &Path, endpoints: Endpoints) {
+    let rt = runtime();
+    let _guard = rt.enter();
+    let api = api_at(endpoints, TOKEN);
+    rt.block_on(publish(&api, &VirtualClock::new(), &opts(dist), &Silent))
+        .unwrap();
+    assert_converged(fake, dist, &[]);
 }
 
 fn opts(dist: &Path) -> Options {
@@ -714,22 +704,14 @@ fn upload_host_override() {
     let fake = fake_with_history();
     fake.state.lock().unwrap().upload_host = Some("http://uploads.invalid:9".into());
     let dist = make_dist("uphost");
-    let rt = runtime();
-    let _guard = rt.enter();
-    let api = GithubApi::new(
-        "attnfarm",
-        "attnfarm",
-        Some(Token::new(TOKEN)),
+    publish_through(
+        &fake,
+        &dist,
         Endpoints {
             api: fake.url(),
             uploads: Some(fake.url()),
         },
-        Duration::from_millis(400),
-    )
-    .unwrap();
-    rt.block_on(publish(&api, &VirtualClock::new(), &opts(&dist), &Silent))
-        .unwrap();
-    assert_converged(&fake, &dist, &[]);
+    );
 }
 
 /// Another run uploads the same file between our listing and our upload:
@@ -849,22 +831,14 @@ fn enterprise_api_path() {
     let fake = fake_with_history();
     fake.state.lock().unwrap().api_prefix = Some("/api/v3".into());
     let dist = make_dist("ghes");
-    let rt = runtime();
-    let _guard = rt.enter();
-    let api = GithubApi::new(
-        "attnfarm",
-        "attnfarm",
-        Some(Token::new(TOKEN)),
+    publish_through(
+        &fake,
+        &dist,
         Endpoints {
             api: format!("{}/api/v3", fake.url()),
             uploads: None,
         },
-        Duration::from_millis(400),
-    )
-    .unwrap();
-    rt.block_on(publish(&api, &VirtualClock::new(), &opts(&dist), &Silent))
-        .unwrap();
-    assert_converged(&fake, &dist, &[]);
+    );
     let st = fake.state.lock().unwrap();
     assert!(st.log.iter().any(|l| l.starts_with("POST /uploads/repos/")));
 }

@@ -98,11 +98,7 @@ def version_problem(info: ModuleType, torch_version: str, torch_cuda: Optional[s
             + _where_to_get(info)
         )
     if have_cuda is None:
-        return (
-            f"{wheel} needs a CUDA build of torch (CUDA {built_cuda}), but torch {torch_version} "
-            f"has no CUDA (torch.version.cuda is None). Install torch {built_minor} with CUDA "
-            f"{built_cuda}. " + _where_to_get(info)
-        )
+        return _needs_cuda(info, wheel, torch_version, built_minor)
     if have_cuda != built_cuda:
         return (
             f"{wheel} was built with CUDA {info.CUDA_TOOLKIT} (CUDA {built_cuda}.x), but torch "
@@ -111,6 +107,16 @@ def version_problem(info: ModuleType, torch_version: str, torch_cuda: Optional[s
             + _where_to_get(info)
         )
     return None
+
+
+def _needs_cuda(info: ModuleType, wheel: str, torch_version: str, install_torch: str) -> str:
+    """The problem of a torch without CUDA (``torch.version.cuda`` is None)."""
+    built_cuda = int(info.CUDA_MAJOR)
+    return (
+        f"{wheel} needs a CUDA build of torch (CUDA {built_cuda}), but torch {torch_version} "
+        f"has no CUDA (torch.version.cuda is None). Install torch {install_torch} with CUDA "
+        f"{built_cuda}. " + _where_to_get(info)
+    )
 
 
 def _stable_problem(info: ModuleType, torch_version: str, torch_cuda: Optional[str]) -> Optional[str]:
@@ -128,16 +134,12 @@ def _stable_problem(info: ModuleType, torch_version: str, torch_cuda: Optional[s
             + _where_to_get(info)
         )
     if have_cuda is None:
-        return (
-            f"{wheel} needs a CUDA build of torch (CUDA {built_cuda}), but torch {torch_version} "
-            f"has no CUDA (torch.version.cuda is None). Install torch {floor} or later with CUDA "
-            f"{built_cuda}. " + _where_to_get(info)
-        )
+        return _needs_cuda(info, wheel, torch_version, f"{floor} or later")
     if have_cuda != built_cuda:
         return (
             f"{wheel} was built with CUDA {info.CUDA_TOOLKIT} (CUDA {built_cuda}.x), but torch "
             f"{torch_version} uses CUDA {torch_cuda}. Install the attnfarm stable wheel for CUDA {have_cuda} "
-            f"(cu{have_cuda}-torchstable{floor}-<platform>), or a torch built with CUDA {built_cuda}. "
+            f"(torch {floor} and later), or a torch built with CUDA {built_cuda}. "
             + _where_to_get(info)
         )
     return None

@@ -29,8 +29,11 @@ use crate::platform::{GlibcVersion, PlatformTag};
 pub enum AuditError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    #[error("{}: not a 64-bit ELF shared library the audit can read: {why}", path.display())]
-    Parse { path: PathBuf, why: String },
+    #[error("{}: not a 64-bit ELF shared library the audit can read: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        source: object::read::Error,
+    },
 }
 
 /// One manylinux policy: the highest symbol version of each family allowed.
@@ -179,24 +182,23 @@ const CXX_RUNTIME_SYMBOLS: [&str; 3] = [
 
 pub fn read_elf(path: &Path) -> Result<ElfFacts, AuditError> {
     let data = fs_err::read(path)?;
-    parse_elf(&data).map_err(|why| AuditError::Parse {
+    parse_elf(&data).map_err(|source| AuditError::Parse {
         path: path.to_path_buf(),
-        why,
+        source,
     })
 }
 
-pub fn parse_elf(data: &[u8]) -> Result<ElfFacts, String> {
-    let e = |x: object::read::Error| x.to_string();
-    let elf = object::elf::FileHeader64::<object::Endianness>::parse(data).map_err(e)?;
-    let endian = elf.endian().map_err(e)?;
-    let sections = elf.sections(endian, data).map_err(e)?;
+pub fn parse_elf(data: &[u8]) -> Result<ElfFacts, object::read::Error> {
+    let elf = object::elf::FileHeader64::<object::Endianness>::parse(data)?;
+    let endian = elf.endian()?;
+    let sections = elf.sections(endian, data)?;
     let mut facts = ElfFacts::default();
-    if let Some((dyns, link)) = sections.dynamic(endian, data).map_err(e)? {
-        let strings = sections.strings(endian, data, link).map_err(e)?;
+    if let Some((dyns, link)) = sections.dynamic(endian, data)? {
+        let strings = sections.strings(endian, data, link)?;
         for d in dyns {
             let tag = d.tag(endian);
-            let text = || -> Result<String, String> {
-                let s = d.string(endian, strings).map_err(e)?;
+            let text = || -> Result<String, object::read::Error> {
+                let s = d.string(endian, strings)?;
                 Ok(String::from_utf8_lossy(s).into_owned())
             };
             match tag {
@@ -209,22 +211,20 @@ pub fn parse_elf(data: &[u8]) -> Result<ElfFacts, String> {
             }
         }
     }
-    let syms = sections
-        .symbols(endian, data, object::elf::SHT_DYNSYM)
-        .map_err(e)?;
-    let versions = sections.versions(endian, data).map_err(e)?;
+    let syms = sections.symbols(endian, data, object::elf::SHT_DYNSYM)?;
+    let versions = sections.versions(endian, data)?;
     for (i, s) in syms.enumerate() {
         if !s.is_undefined(endian) || i.0 == 0 {
             continue;
         }
-        let name = String::from_utf8_lossy(s.name(endian, syms.strings()).map_err(e)?).into_owned();
+        let name = String::from_utf8_lossy(s.name(endian, syms.strings())?).into_owned();
         if name.is_empty() {
             continue;
         }
         let ver = match &versions {
             Some(vt) => {
                 let vi = vt.version_index(endian, i);
-                vt.version(vi.index()).map_err(e)?.map(|v| {
+                vt.version(vi.index())?.map(|v| {
                     (
                         String::from_utf8_lossy(v.name()).into_owned(),
                         v.file()
@@ -239,12 +239,12 @@ pub fn parse_elf(data: &[u8]) -> Result<ElfFacts, String> {
     }
     facts.undefined.sort();
     for kind in [object::elf::SHT_SYMTAB, object::elf::SHT_DYNSYM] {
-        let table = sections.symbols(endian, data, kind).map_err(e)?;
+        let table = sections.symbols(endian, data, kind)?;
         for s in table.iter() {
             if s.is_undefined(endian) {
                 continue;
             }
-            let name = s.name(endian, table.strings()).map_err(e)?;
+            let name = s.name(endian, table.strings())?;
             if let Some(n) = CXX_RUNTIME_SYMBOLS.iter().find(|n| n.as_bytes() == name) {
                 facts.own_cxx_runtime.push(n.to_string());
             }

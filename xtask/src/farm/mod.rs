@@ -63,6 +63,21 @@ pub enum FarmError {
         why: String,
         log: PathBuf,
     },
+    #[error("`{command}` failed ({status}):\n{tail}\n(a Python without pip: `uv pip install --python {python} --no-deps {}`)", wheel.display())]
+    InstallFailed {
+        command: String,
+        status: std::process::ExitStatus,
+        tail: String,
+        python: String,
+        wheel: PathBuf,
+    },
+    #[error("cannot run `{command}`: {source}")]
+    CannotRun {
+        command: String,
+        source: xshell::Error,
+    },
+    #[error(transparent)]
+    Shell(#[from] xshell::Error),
     #[error(transparent)]
     Toolchain(#[from] ToolchainError),
     #[error(transparent)]
@@ -445,10 +460,10 @@ pub fn build_for_python(req: &Request, progress: &dyn Progress) -> Result<Report
     })
 }
 
-/// Runs pip of `python` on the wheel; Err: what to run by hand.
-pub fn install(python: &str, wheel: &Path) -> Result<(), String> {
+/// Runs pip of `python` on the wheel; Err: what failed and what to run by hand.
+pub fn install(python: &str, wheel: &Path) -> Result<(), FarmError> {
     let argv = pip_install_argv(python, wheel);
-    let sh = Shell::new().map_err(|e| e.to_string())?;
+    let sh = Shell::new()?;
     let status = sh
         .cmd(&argv[0])
         .args(&argv[1..])
@@ -457,14 +472,17 @@ pub fn install(python: &str, wheel: &Path) -> Result<(), String> {
         .output();
     match status {
         Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(format!(
-            "`{}` failed ({}):\n{}\n(a Python without pip: `uv pip install --python {python} --no-deps {}`)",
-            argv.join(" "),
-            o.status,
-            crate::toolchain::tail(&o.stderr, 8),
-            wheel.display()
-        )),
-        Err(e) => Err(format!("cannot run `{}`: {e}", argv.join(" "))),
+        Ok(o) => Err(FarmError::InstallFailed {
+            command: argv.join(" "),
+            status: o.status,
+            tail: crate::toolchain::tail(&o.stderr, 8),
+            python: python.to_string(),
+            wheel: wheel.to_path_buf(),
+        }),
+        Err(source) => Err(FarmError::CannotRun {
+            command: argv.join(" "),
+            source,
+        }),
     }
 }
 

@@ -198,9 +198,10 @@ pub fn entries(
         };
         // The plan's id scheme: `cu13-torch2.11-…`, `cu13-torchstable2.10-…`.
         let id = match kind {
-            STABLE => format!("cu{cuda_major}-torchstable{minor}-{platform}"),
-            _ => crate::plan::variant_id(cuda_major, minor, platform).to_string(),
-        };
+            STABLE => crate::plan::stable_variant_id(cuda_major, minor, platform),
+            _ => crate::plan::variant_id(cuda_major, minor, platform),
+        }
+        .to_string();
         let planned = plan.find(&id);
         let entry = by_id.entry(id.clone()).or_insert_with(|| VariantEntry {
             id: id.clone(),

@@ -136,32 +136,9 @@ impl FromStr for VariantId {
     }
 }
 
-impl fmt::Display for VariantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Debug-prints as the string does (`"cu12-torch2.9-linux_x86_64"`), as the
-/// id did when it was a `String`.
-impl fmt::Debug for VariantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-impl std::ops::Deref for VariantId {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for VariantId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
+// Debug-prints as the string does (`"cu12-torch2.9-linux_x86_64"`), as the
+// id did when it was a `String`.
+crate::versions::string_newtype!(VariantId);
 
 /// Ids are file and folder names (logs, build trees, index paths).
 impl AsRef<std::path::Path> for VariantId {
@@ -173,30 +150,6 @@ impl AsRef<std::path::Path> for VariantId {
 impl std::borrow::Borrow<str> for VariantId {
     fn borrow(&self) -> &str {
         &self.0
-    }
-}
-
-impl PartialEq<str> for VariantId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for VariantId {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-impl PartialEq<String> for VariantId {
-    fn eq(&self, other: &String) -> bool {
-        &self.0 == other
-    }
-}
-
-impl PartialEq<VariantId> for String {
-    fn eq(&self, other: &VariantId) -> bool {
-        *self == other.0
     }
 }
 

@@ -50,6 +50,39 @@ pub enum VerifyError {
     Nothing,
 }
 
+/// Why one (wheel, torch) load test failed before its checks could judge it;
+/// [`Outcome::error`] holds its text.
+#[derive(Debug, Error)]
+pub enum LoadProblem {
+    #[error("no wheel {wheel} in {}: build it first (cargo xtask build-matrix --only {variant})", dir.display())]
+    NoWheel {
+        wheel: String,
+        dir: PathBuf,
+        variant: String,
+    },
+    #[error("cannot run {program:?}: {source}")]
+    CannotRun {
+        program: std::ffi::OsString,
+        source: std::io::Error,
+    },
+    #[error("`{python} -m venv` failed: {first}")]
+    Venv { python: String, first: String },
+    #[error(transparent)]
+    Uv(#[from] crate::toolchain::ToolchainError),
+    #[error("installing torch=={build} from {index} failed: {first}")]
+    Torch {
+        build: String,
+        index: String,
+        first: String,
+    },
+    #[error("pip could not install {wheel} from the farm's index: {first}")]
+    Pip { wheel: String, first: String },
+    #[error("the check script crashed: {detail}")]
+    Crashed { detail: String },
+    #[error("the check script printed no result (crashed?): {first}")]
+    NoResult { first: String },
+}
+
 /// How to run the load test.
 pub struct Options {
     /// The build output root holding `wheels/`. Ex) `dist`
@@ -159,12 +192,15 @@ pub fn pip_wheel_args(index_url: &str, name: &str, version: &str) -> Vec<String>
 }
 
 /// Runs a command, appending its command line and output to `log`.
-fn run_logged(cmd: &mut Command, log: &mut Vec<u8>) -> Result<(bool, String), String> {
+fn run_logged(cmd: &mut Command, log: &mut Vec<u8>) -> Result<(bool, String), LoadProblem> {
     let _ = writeln!(log, "$ {cmd:?}");
     let out = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+        .map_err(|source| LoadProblem::CannotRun {
+            program: cmd.get_program().to_owned(),
+            source,
+        })?;
     log.extend_from_slice(&out.stdout);
     log.extend_from_slice(&out.stderr);
     let text = format!(
@@ -338,13 +374,13 @@ fn run_one(
     let mut checks = Vec::new();
     let env = work.join(format!("env{i}-{}-torch{}", v.id, t.build));
     let u = unit(job);
-    let error = (|| -> Result<(), String> {
+    let error = (|| -> Result<(), LoadProblem> {
         if !present.contains(&wheel) {
-            return Err(format!(
-                "no wheel {wheel} in {}: build it first (cargo xtask build-matrix --only {})",
-                opts.dist.join("wheels").display(),
-                v.id
-            ));
+            return Err(LoadProblem::NoWheel {
+                wheel: wheel.clone(),
+                dir: opts.dist.join("wheels"),
+                variant: v.id.to_string(),
+            });
         }
         progress.step(&u, "environment");
         let (ok, text) = run_logged(
@@ -352,11 +388,10 @@ fn run_one(
             &mut log,
         )?;
         if !ok {
-            return Err(format!(
-                "`{} -m venv` failed: {}",
-                opts.python,
-                first_error_line(&text)
-            ));
+            return Err(LoadProblem::Venv {
+                python: opts.python.clone(),
+                first: first_error_line(&text),
+            });
         }
         let py = env_python(&env);
         progress.step(
@@ -364,16 +399,15 @@ fn run_one(
             &format!("install torch=={} (with its dependencies)", t.build),
         );
         let mut uv_log = Vec::new();
-        let uv = opts.cache.uv(&mut uv_log).map_err(|e| e.to_string())?;
+        let uv = opts.cache.uv(&mut uv_log)?;
         log.extend_from_slice(&uv_log);
         let (ok, text) = run_logged(Command::new(&uv).args(uv_torch_args(&py, t)), &mut log)?;
         if !ok {
-            return Err(format!(
-                "installing torch=={} from {} failed: {}",
-                t.build,
-                index_display(&t.source),
-                first_error_line(&text)
-            ));
+            return Err(LoadProblem::Torch {
+                build: t.build.to_string(),
+                index: index_display(&t.source).to_string(),
+                first: first_error_line(&text),
+            });
         }
         progress.step(&u, "pip install from the farm's index");
         let index_url = crate::index::urls::served_variant_index(base_url, &v.id);
@@ -390,10 +424,10 @@ fn run_one(
             &mut log,
         )?;
         if !ok {
-            return Err(format!(
-                "pip could not install {wheel} from the farm's index: {}",
-                first_error_line(&text)
-            ));
+            return Err(LoadProblem::Pip {
+                wheel: wheel.clone(),
+                first: first_error_line(&text),
+            });
         }
         progress.step(&u, "import and checks");
         let (_, text) = run_logged(
@@ -409,17 +443,19 @@ fn run_one(
         checks = parse_checks(&text);
         if checks.iter().any(|c| c.name == "crash") {
             let c = checks.iter().find(|c| c.name == "crash").unwrap();
-            return Err(format!("the check script crashed: {}", c.detail));
+            return Err(LoadProblem::Crashed {
+                detail: c.detail.clone(),
+            });
         }
         if checks.is_empty() {
-            return Err(format!(
-                "the check script printed no result (crashed?): {}",
-                first_error_line(&text)
-            ));
+            return Err(LoadProblem::NoResult {
+                first: first_error_line(&text),
+            });
         }
         Ok(())
     })()
-    .err();
+    .err()
+    .map(|p| p.to_string());
     if opts.keep_envs {
         let _ = writeln!(log, "environment kept at {}", env.display());
     } else {

@@ -165,7 +165,7 @@ pub fn inspect_wheel(path: &Path) -> Result<WheelInfo, InspectError> {
         .map(|r| parse_record(&String::from_utf8_lossy(r)))
     {
         None => problems.push(format!("no {dist_info}/RECORD")),
-        Some(Err(e)) => problems.push(e),
+        Some(Err(e)) => problems.push(e.to_string()),
         Some(Ok(rows)) => {
             let record_path = format!("{dist_info}/RECORD");
             let mut listed = std::collections::BTreeSet::new();

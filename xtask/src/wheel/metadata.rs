@@ -102,9 +102,18 @@ pub fn render_record(rows: &[(String, String, u64)], record_path: &str) -> Strin
     out
 }
 
+/// A RECORD line that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("RECORD line {line}: expected 3 fields, got {got}")]
+    Fields { line: usize, got: usize },
+    #[error("RECORD line {line}: bad size `{size}`")]
+    Size { line: usize, size: String },
+}
+
 /// Parses RECORD text back into (path, hash, size) rows; the RECORD's own
 /// row comes back with empty hash and size 0. Used by checks and tests.
-pub fn parse_record(text: &str) -> Result<Vec<(String, String, Option<u64>)>, String> {
+pub fn parse_record(text: &str) -> Result<Vec<(String, String, Option<u64>)>, RecordError> {
     let mut rows = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.is_empty() {
@@ -127,19 +136,18 @@ pub fn parse_record(text: &str) -> Result<Vec<(String, String, Option<u64>)>, St
         }
         fields.push(cur);
         let [path, hash, size] = &fields[..] else {
-            return Err(format!(
-                "RECORD line {}: expected 3 fields, got {}",
-                n + 1,
-                fields.len()
-            ));
+            return Err(RecordError::Fields {
+                line: n + 1,
+                got: fields.len(),
+            });
         };
         let size = if size.is_empty() {
             None
         } else {
-            Some(
-                size.parse()
-                    .map_err(|_| format!("RECORD line {}: bad size `{size}`", n + 1))?,
-            )
+            Some(size.parse().map_err(|_| RecordError::Size {
+                line: n + 1,
+                size: size.clone(),
+            })?)
         };
         rows.push((path.clone(), hash.clone(), size));
     }

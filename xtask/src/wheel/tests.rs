@@ -2,28 +2,7 @@ use super::*;
 use crate::wheel::inspect::inspect_wheel;
 
 fn spec() -> WheelSpec {
-    let filename = WheelFilename::abi3(
-        "attnfarm",
-        &"2026.1.0+cu128torch2.9".parse().unwrap(),
-        "cp39",
-        "manylinux_2_28_x86_64".parse().unwrap(),
-    );
-    WheelSpec {
-        metadata: CoreMetadata {
-            name: "attnfarm".into(),
-            version: filename.version.to_string(),
-            summary: "test".into(),
-            license_expression: "Apache-2.0".into(),
-            license_files: vec!["LICENSE".into()],
-            requires_dist: vec!["torch>=2.9,<2.10".into()],
-            requires_python: ">=3.10".into(),
-            project_urls: Default::default(),
-            description: None,
-        },
-        filename,
-        generator: "attnfarm-xtask test".into(),
-        licenses: vec![Entry::bytes("LICENSE", "license text\n")],
-    }
+    crate::testing::wheel_spec("cu128torch2.9", "manylinux_2_28_x86_64", "torch>=2.9,<2.10")
 }
 
 fn payload() -> Vec<Entry> {
