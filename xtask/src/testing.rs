@@ -75,9 +75,9 @@ pub fn wheel_spec(local: &str, platform: &str, requires: &str) -> crate::wheel::
     use crate::wheel::Entry;
     let version = format!("2026.1.0+{local}");
     let filename = WheelFilename::abi3(
-        "attnfarm",
+        &"attnfarm".parse().unwrap(),
         &version.parse().unwrap(),
-        "cp39",
+        crate::versions::PythonTag::cpython3(9),
         platform.parse().unwrap(),
     );
     crate::wheel::WheelSpec {

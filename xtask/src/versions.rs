@@ -23,6 +23,8 @@ pub enum VersionError {
     Package(String),
     #[error("version `{0}` has a local label; the farm adds `+cu<XY>torch<M>.<m>` itself")]
     LocalLabel(String),
+    #[error("`{0}` is not a CPython 3 tag (expected e.g. `cp39`)")]
+    PythonTag(String),
 }
 
 fn parse_u32(s: &str) -> Option<u32> {
@@ -459,6 +461,41 @@ impl fmt::Display for SmArch {
     }
 }
 
+/// A CPython 3 interpreter tag, as wheel file names and the matrix's
+/// `package.abi3` (the stable-ABI floor) write it. Ex) `cp39`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PythonTag {
+    minor: u32,
+}
+
+impl PythonTag {
+    /// The tag of CPython `3.{minor}`.
+    pub fn cpython3(minor: u32) -> PythonTag {
+        PythonTag { minor }
+    }
+
+    /// The Python 3 minor version. Ex) `cp39` → 9
+    pub fn minor(&self) -> u32 {
+        self.minor
+    }
+}
+
+impl FromStr for PythonTag {
+    type Err = VersionError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.strip_prefix("cp3")
+            .and_then(parse_u32)
+            .map(PythonTag::cpython3)
+            .ok_or_else(|| VersionError::PythonTag(s.to_string()))
+    }
+}
+
+impl fmt::Display for PythonTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cp3{}", self.minor)
+    }
+}
+
 /// Implements serde for a type through its `FromStr`/`Display` pair.
 macro_rules! serde_via_str {
     ($($t:ty),*) => {$(
@@ -477,11 +514,51 @@ macro_rules! serde_via_str {
 }
 pub(crate) use serde_via_str;
 
-serde_via_str!(Version, TorchMinor, TorchRelease, CudaVersion, SmArch);
+serde_via_str!(
+    Version,
+    TorchMinor,
+    TorchRelease,
+    CudaVersion,
+    SmArch,
+    PythonTag
+);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_tags() {
+        for (s, minor) in [
+            ("cp39", 9),
+            ("cp32", 2),
+            ("cp310", 10),
+            ("cp314", 14),
+            ("cp30", 0),
+        ] {
+            let t: PythonTag = s.parse().unwrap();
+            assert_eq!(t.minor(), minor, "{s}");
+            assert_eq!(t, PythonTag::cpython3(minor));
+            assert_eq!(t.to_string(), s);
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("\"{s}\""));
+            assert_eq!(serde_json::from_str::<PythonTag>(&json).unwrap(), t);
+        }
+        // Free-threaded, other interpreters, Python 2, signs and padding.
+        for s in [
+            "cp313t", "py3", "pp39", "cp27", "cp3", "cp3+9", "cp309", "CP39", " cp39", "abi3",
+        ] {
+            assert_eq!(
+                s.parse::<PythonTag>(),
+                Err(VersionError::PythonTag(s.to_string())),
+                "{s}"
+            );
+        }
+        insta::assert_snapshot!(
+            "cp313t".parse::<PythonTag>().unwrap_err(),
+            @"`cp313t` is not a CPython 3 tag (expected e.g. `cp39`)"
+        );
+    }
 
     #[test]
     fn round_trips() {

@@ -128,7 +128,7 @@ pub fn retag_for_host(v: &mut Variant, m: &Matrix, host: Platform, progress: &dy
             v.wheel = WheelFilename::abi3(
                 &m.package.name,
                 &version,
-                &m.package.abi3,
+                m.package.abi3,
                 v.platform_tag.clone(),
             );
             progress.note(&format!(

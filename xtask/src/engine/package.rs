@@ -17,6 +17,7 @@ use super::run::{run_argv, shell_words};
 use super::{info, keys, EngineError, Options, Status};
 use crate::audit::{self, Allowed};
 use crate::matrix::Package;
+use crate::names::PackageName;
 use crate::plan::Variant;
 use crate::platform::Os;
 use crate::progress::Progress;
@@ -133,7 +134,7 @@ impl VariantPackage<'_> {
             None => None,
         };
         let metadata = CoreMetadata {
-            name: package.name.clone(),
+            name: package.name.to_string(),
             version: v.version.clone(),
             summary: package.summary.clone(),
             license_expression: package.license.clone(),
@@ -325,8 +326,8 @@ impl VariantPackage<'_> {
 }
 
 /// The import package under bindings/python: the one directory with an
-/// `__init__.py`, else the normalized distribution name.
-fn import_package(python_dir: &Path, dist_name: &str) -> String {
+/// `__init__.py`, else the distribution name's file form.
+fn import_package(python_dir: &Path, dist_name: &PackageName) -> String {
     let mut found: Vec<String> = fs_err::read_dir(python_dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
@@ -339,6 +340,6 @@ fn import_package(python_dir: &Path, dist_name: &str) -> String {
     if found.len() == 1 {
         found.remove(0)
     } else {
-        crate::names::escape(dist_name)
+        dist_name.file_form()
     }
 }

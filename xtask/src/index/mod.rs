@@ -168,7 +168,7 @@ pub fn write_tree(
     fs_err::create_dir_all(&parent)?;
     let staging = temp_sibling(dir);
     fs_err::create_dir_all(&staging)?;
-    let project = &plan.package.name;
+    let project = plan.package.name.as_str();
     for e in entries {
         let simple = staging.join(&e.id).join("simple");
         fs_err::create_dir_all(simple.join(project))?;

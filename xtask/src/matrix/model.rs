@@ -7,14 +7,15 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use crate::names::PackageName;
 use crate::platform::{GlibcVersion, Platform};
-use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease, Version};
+use crate::versions::{CudaVersion, PythonTag, SmArch, TorchMinor, TorchRelease, Version};
 
 /// Wheel metadata shared by every variant.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Package {
     /// Normalised distribution name. Ex) `attnfarm`
-    pub name: String,
+    pub name: PackageName,
     /// Public version, without local label. Ex) `2026.1.0`
     pub version: Version,
     pub summary: String,
@@ -23,8 +24,8 @@ pub struct Package {
     pub license_files: Vec<String>,
     pub readme: Option<String>,
     pub urls: BTreeMap<String, String>,
-    /// Python tag of the stable-ABI floor. Ex) `cp39`
-    pub abi3: String,
+    /// Python tag of the stable-ABI floor (CPython 3.2 or newer). Ex) `cp39`
+    pub abi3: PythonTag,
 }
 
 /// Where a torch build is downloaded from.

@@ -107,6 +107,39 @@ fn live_matrix_is_valid_and_complete() {
 }
 
 #[test]
+fn package_name_and_abi3_are_typed() {
+    let m = Matrix::parse(
+        "matrix.yaml",
+        &with("  name: attnfarm", "  name: Attn_Farm").replace("abi3: cp39", "abi3: cp310"),
+    )
+    .unwrap();
+    assert_eq!(m.package.name.normalized(), "attn-farm");
+    assert_eq!(m.package.name.file_form(), "attn_farm");
+    assert_eq!(m.package.abi3.minor(), 10);
+}
+
+#[test]
+fn bad_package_name_and_abi3() {
+    for (name, abi3) in [("-attn", "cp313t"), ("attn+x", "cp31"), ("attn.", "py39")] {
+        let text = with("  name: attnfarm", &format!("  name: {name}"))
+            .replace("abi3: cp39", &format!("abi3: {abi3}"));
+        let e = err(&text);
+        assert!(
+            e.contains(&format!("package.name: invalid distribution name `{name}`")),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!(
+                "package.abi3: `{abi3}` is not a stable-ABI floor (expected e.g. `cp39`)"
+            )),
+            "{e}"
+        );
+    }
+    // `+9` passed the old `u32` parse; the tag is digits only now.
+    insta::assert_snapshot!(err(&with("  abi3: cp39", "  abi3: cp3+9")), @"matrix.yaml:7:9: package.abi3: `cp3+9` is not a stable-ABI floor (expected e.g. `cp39`)");
+}
+
+#[test]
 fn unknown_key() {
     insta::assert_snapshot!(err(&with("  summary: test", "  sumary: test")), @"matrix.yaml:5:3: package: unknown field `sumary`, expected one of `name`, `version`, `summary`, `license`, `license_files`, `readme`, `urls`, `abi3`");
 }

@@ -7,9 +7,10 @@ use std::fmt;
 use super::locate::{Pos, Positions};
 use super::model::*;
 use super::raw::*;
-use super::{normalize_name, Problem, SCHEMA, STABLE_ABI_MIN};
+use super::{Problem, SCHEMA, STABLE_ABI_MIN};
+use crate::names::PackageName;
 use crate::platform::{GlibcVersion, Platform};
-use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease, Version};
+use crate::versions::{CudaVersion, PythonTag, SmArch, TorchMinor, TorchRelease, Version};
 
 /// Checks a parsed file; on success the matrix, else every problem found
 /// (unsorted).
@@ -192,32 +193,19 @@ impl Validator<'_> {
     }
 
     fn package(&mut self, raw: RawPackage) -> Option<Package> {
-        let name = normalize_name(&raw.name);
-        let mut ok = true;
-        if name.is_empty()
-            || name.starts_with('-')
-            || name.ends_with('-')
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            self.at(
-                "package.name",
-                format!("invalid distribution name `{}`", raw.name),
-            );
-            ok = false;
-        }
-        let version = match Version::public(&raw.version) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.at("package.version", e.to_string());
-                None
-            }
-        };
-        let abi_ok = raw
+        let name = PackageName::new(&raw.name)
+            .map_err(|e| self.at("package.name", e.to_string()))
+            .ok();
+        let version = Version::public(&raw.version)
+            .map_err(|e| self.at("package.version", e.to_string()))
+            .ok();
+        // abi3 exists from CPython 3.2 on.
+        let abi3 = raw
             .abi3
-            .strip_prefix("cp3")
-            .and_then(|m| m.parse::<u32>().ok())
-            .is_some_and(|m| m >= 2 && !raw.abi3.ends_with("t"));
-        if !abi_ok {
+            .parse::<PythonTag>()
+            .ok()
+            .filter(|t| t.minor() >= 2);
+        if abi3.is_none() {
             self.at(
                 "package.abi3",
                 format!(
@@ -225,8 +213,8 @@ impl Validator<'_> {
                     raw.abi3
                 ),
             );
-            ok = false;
         }
+        let mut ok = true;
         for (label, url) in &raw.urls {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 self.at(
@@ -240,7 +228,7 @@ impl Validator<'_> {
             self.at("package.summary", "the summary must be one line");
             ok = false;
         }
-        let version = version?;
+        let (name, version, abi3) = (name?, version?, abi3?);
         ok.then_some(Package {
             name,
             version,
@@ -249,7 +237,7 @@ impl Validator<'_> {
             license_files: raw.license_files,
             readme: raw.readme,
             urls: raw.urls,
-            abi3: raw.abi3,
+            abi3,
         })
     }
 

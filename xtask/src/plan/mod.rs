@@ -252,7 +252,7 @@ impl Plan {
             let wheel = WheelFilename::abi3(
                 &m.package.name,
                 &version,
-                &m.package.abi3,
+                m.package.abi3,
                 platform_tag.clone(),
             );
             let host_support = match host {
@@ -400,7 +400,7 @@ pub fn ambient(
                 .iter()
                 .find(|t| t.version == minor)
                 .map(|t| t.requires_python.clone())
-                .unwrap_or_else(|| format!(">=3.{}", m.package.abi3.trim_start_matches("cp3")));
+                .unwrap_or_else(|| format!(">=3.{}", m.package.abi3.minor()));
             Variant {
                 id: variant_id(toolkit.major, minor, host),
                 kind: VariantKind::PerMinor,
@@ -419,7 +419,7 @@ pub fn ambient(
                 wheel: WheelFilename::abi3(
                     &m.package.name,
                     &m.package.version,
-                    &m.package.abi3,
+                    m.package.abi3,
                     platform_tag,
                 ),
                 requires_dist: vec![minor.requirement()],
@@ -441,7 +441,7 @@ pub fn ambient(
     v.wheel = WheelFilename::abi3(
         &m.package.name,
         &version,
-        &m.package.abi3,
+        m.package.abi3,
         v.platform_tag.clone(),
     );
     v.host = HostSupport::Yes;

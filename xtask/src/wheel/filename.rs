@@ -6,8 +6,9 @@ use std::str::FromStr;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::names::{NameError, PackageName};
 use crate::platform::PlatformTag;
-use crate::versions::{Version, VersionError};
+use crate::versions::{PythonTag, Version, VersionError};
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FilenameError {
@@ -20,6 +21,14 @@ pub enum FilenameError {
         expected: String,
     },
     #[error("wheel file name `{file}`: {source}")]
+    InvalidName { file: String, source: NameError },
+    #[error("wheel file name `{file}`: {source}")]
+    Python { file: String, source: VersionError },
+    #[error(
+        "wheel file name `{file}`: ABI tag `{abi}` is not one this farm writes (expected `abi3`)"
+    )]
+    Abi { file: String, abi: String },
+    #[error("wheel file name `{file}`: {source}")]
     Version { file: String, source: VersionError },
     #[error("wheel file name `{file}`: {source}")]
     Platform {
@@ -28,17 +37,43 @@ pub enum FilenameError {
     },
 }
 
+/// An ABI tag this farm writes: only the CPython stable ABI. Ex) `abi3`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AbiTag {
+    Abi3,
+}
+
+impl FromStr for AbiTag {
+    type Err = String;
+    /// Err: the input, for the caller to quote.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "abi3" => Ok(AbiTag::Abi3),
+            _ => Err(s.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for AbiTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AbiTag::Abi3 => f.write_str("abi3"),
+        }
+    }
+}
+
 /// A wheel's file name. Ex) `attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl`
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WheelFilename {
-    /// Distribution name with `-` `.` folded to `_`, lower case. Ex) `attnfarm`
-    pub name: String,
+    /// Distribution name; written in its file form
+    /// ([`PackageName::file_form`]). Ex) `attnfarm`
+    pub name: PackageName,
     /// Normalised version, local label kept with its `+`. Ex) `2026.1.0+cu128torch2.9`
     pub version: Version,
     /// Ex) `cp39`
-    pub python: String,
+    pub python: PythonTag,
     /// Ex) `abi3`
-    pub abi: String,
+    pub abi: AbiTag,
     pub platform: PlatformTag,
 }
 
@@ -47,12 +82,17 @@ pub use crate::names::escape as escape_name;
 
 impl WheelFilename {
     /// A stable-ABI wheel: `{python}-abi3-{platform}`.
-    pub fn abi3(name: &str, version: &Version, python: &str, platform: PlatformTag) -> Self {
+    pub fn abi3(
+        name: &PackageName,
+        version: &Version,
+        python: PythonTag,
+        platform: PlatformTag,
+    ) -> Self {
         WheelFilename {
-            name: escape_name(name),
+            name: name.clone(),
             version: version.clone(),
-            python: python.to_string(),
-            abi: "abi3".to_string(),
+            python,
+            abi: AbiTag::Abi3,
             platform,
         }
     }
@@ -64,7 +104,7 @@ impl WheelFilename {
 
     /// The `.dist-info` directory inside the wheel.
     pub fn dist_info(&self) -> String {
-        format!("{}-{}.dist-info", self.name, self.version)
+        format!("{}-{}.dist-info", self.name.file_form(), self.version)
     }
 
     /// The local version label, if any. Ex) `cu128torch2.9`
@@ -89,27 +129,39 @@ impl FromStr for WheelFilename {
         {
             return Err(shape());
         }
-        let expected = escape_name(name);
+        let file = || s.to_string();
+        let parsed = PackageName::new(name).map_err(|source| FilenameError::InvalidName {
+            file: file(),
+            source,
+        })?;
+        let expected = parsed.file_form();
         if expected != name {
             return Err(FilenameError::Name {
-                file: s.to_string(),
+                file: file(),
                 name: name.to_string(),
                 expected,
             });
         }
         let version = version.parse().map_err(|source| FilenameError::Version {
-            file: s.to_string(),
+            file: file(),
             source,
         })?;
+        let python = python.parse().map_err(|source| FilenameError::Python {
+            file: file(),
+            source,
+        })?;
+        let abi = abi
+            .parse()
+            .map_err(|abi| FilenameError::Abi { file: file(), abi })?;
         let platform = platform.parse().map_err(|source| FilenameError::Platform {
-            file: s.to_string(),
+            file: file(),
             source,
         })?;
         Ok(WheelFilename {
-            name: name.to_string(),
+            name: parsed,
             version,
-            python: python.to_string(),
-            abi: abi.to_string(),
+            python,
+            abi,
             platform,
         })
     }
@@ -120,7 +172,11 @@ impl fmt::Display for WheelFilename {
         write!(
             f,
             "{}-{}-{}-{}-{}.whl",
-            self.name, self.version, self.python, self.abi, self.platform
+            self.name.file_form(),
+            self.version,
+            self.python,
+            self.abi,
+            self.platform
         )
     }
 }
@@ -144,15 +200,17 @@ mod tests {
         ] {
             let w: WheelFilename = s.parse().unwrap();
             assert_eq!(w.to_string(), s);
+            assert_eq!(w.python.minor(), 9);
+            assert_eq!(w.abi, AbiTag::Abi3);
         }
     }
 
     #[test]
     fn builds_names() {
         let w = WheelFilename::abi3(
-            "Attn-Farm",
+            &"Attn-Farm".parse().unwrap(),
             &"2026.1.0+cu128torch2.9".parse().unwrap(),
-            "cp39",
+            PythonTag::cpython3(9),
             "manylinux_2_28_x86_64".parse().unwrap(),
         );
         assert_eq!(
@@ -162,6 +220,8 @@ mod tests {
         assert_eq!(w.dist_info(), "attn_farm-2026.1.0+cu128torch2.9.dist-info");
         assert_eq!(w.tags(), ["cp39-abi3-manylinux_2_28_x86_64"]);
         assert_eq!(w.local_label(), Some("cu128torch2.9"));
+        assert_eq!(w.name, "attn-farm");
+        assert_eq!(w.to_string().parse::<WheelFilename>().unwrap(), w);
     }
 
     #[test]
@@ -185,6 +245,26 @@ mod tests {
         insta::assert_snapshot!(
             "attn-1.0RC1-cp39-abi3-win_amd64.whl".parse::<WheelFilename>().unwrap_err(),
             @"wheel file name `attn-1.0RC1-cp39-abi3-win_amd64.whl`: `1.0RC1` is not a normalised PEP 440 version (expected e.g. `2026.1.0`, `1.2rc1`, `1.2.post1`)"
+        );
+        insta::assert_snapshot!(
+            "attn+x-1.0-cp39-abi3-win_amd64.whl".parse::<WheelFilename>().unwrap_err(),
+            @"wheel file name `attn+x-1.0-cp39-abi3-win_amd64.whl`: invalid distribution name `attn+x`"
+        );
+        insta::assert_snapshot!(
+            "_attn-1.0-cp39-abi3-win_amd64.whl".parse::<WheelFilename>().unwrap_err(),
+            @"wheel file name `_attn-1.0-cp39-abi3-win_amd64.whl`: invalid distribution name `_attn`"
+        );
+        insta::assert_snapshot!(
+            "attn-1.0-py3-abi3-win_amd64.whl".parse::<WheelFilename>().unwrap_err(),
+            @"wheel file name `attn-1.0-py3-abi3-win_amd64.whl`: `py3` is not a CPython 3 tag (expected e.g. `cp39`)"
+        );
+        insta::assert_snapshot!(
+            "attn-1.0-cp313t-abi3-win_amd64.whl".parse::<WheelFilename>().unwrap_err(),
+            @"wheel file name `attn-1.0-cp313t-abi3-win_amd64.whl`: `cp313t` is not a CPython 3 tag (expected e.g. `cp39`)"
+        );
+        insta::assert_snapshot!(
+            "attn-1.0-cp39-none-win_amd64.whl".parse::<WheelFilename>().unwrap_err(),
+            @"wheel file name `attn-1.0-cp39-none-win_amd64.whl`: ABI tag `none` is not one this farm writes (expected `abi3`)"
         );
     }
 }

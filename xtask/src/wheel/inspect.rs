@@ -98,11 +98,11 @@ pub fn inspect_wheel(path: &Path) -> Result<WheelInfo, InspectError> {
                 }
             }
             let name = fields.get("Name").map(|n| escape_name(n));
-            if name.as_deref() != Some(filename.name.as_str()) {
+            if name.as_deref() != Some(filename.name.file_form().as_str()) {
                 problems.push(format!(
                     "METADATA Name {:?} does not match the file name's `{}`",
                     fields.get("Name"),
-                    filename.name
+                    filename.name.file_form()
                 ));
             }
             if fields.get("Version").map(String::as_str) != Some(filename.version.as_str()) {

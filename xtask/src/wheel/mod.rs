@@ -218,12 +218,13 @@ pub fn write_wheel(
             ),
         });
     }
-    if filename::escape_name(&spec.metadata.name) != spec.filename.name {
+    if filename::escape_name(&spec.metadata.name) != spec.filename.name.file_form() {
         return Err(WheelError::Inconsistent {
             wheel: wheel_name,
             what: format!(
                 "Name `{}` vs file name `{}`",
-                spec.metadata.name, spec.filename.name
+                spec.metadata.name,
+                spec.filename.name.file_form()
             ),
         });
     }
