@@ -141,7 +141,8 @@ impl CudaLayout {
     }
 }
 
-fn subdirs(dir: &Path) -> Vec<PathBuf> {
+/// The directories directly inside `dir`, sorted; none if it cannot be read.
+pub(crate) fn subdirs(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = match fs_err::read_dir(dir) {
         Ok(rd) => rd
             .filter_map(|e| e.ok())

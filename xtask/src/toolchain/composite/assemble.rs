@@ -13,16 +13,7 @@ use crate::toolchain::layout::{parse_nvcc_version, CudaLayout, FatbinCompression
 use crate::versions::CudaVersion;
 
 fn package_dirs(entry: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = match fs_err::read_dir(entry.join("nvidia")) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    v.sort();
-    v
+    crate::toolchain::layout::subdirs(&entry.join("nvidia"))
 }
 
 /// Finds the front end's and the back end's files among the packages
