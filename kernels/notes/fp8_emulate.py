@@ -129,8 +129,8 @@ def e4m3_step(q, away):
     return out, ok
 
 
-FLIP_W = 4.0
-FLIP_ITERS = 8
+FLIP_W = 4.0  # kZeroSumWeight
+FLIP_ITERS = 4  # kZeroSumFlips in kernels/src/af_fp8.cuh
 
 
 def flip_to_zero_sum(x, q, hi_lim, lo_lim, bn=64, iters=None):
@@ -186,7 +186,7 @@ def attention_emul(q, k, v, causal, dt, kernel="mma", qk="int8", p_fmt="e4m3", v
     if qk == "int8":
         q8, qs, k8, ks = quant_qk(q, k, group)
     vq, vmean, vscale = quant_v(v, v_mode)
-    bn, shift, lazy = (64, 6.0, 2.0) if kernel == "mma" else (128, 8.0, 0.0)
+    bn, shift, lazy = {"mma": (64, 6.0, 2.0), "wgmma": (128, 8.0, 0.0), "mma_exactmax": (64, 8.0, 0.0)}[kernel]
     out = np.zeros((hq, nq, d))
     i = np.arange(nq)[:, None]
     j = np.arange(nk)[None, :]
@@ -280,6 +280,7 @@ VARIANTS = [
     ("mma, V block-zero-mean ideal", dict(kernel="mma", v_mode="e4m3_zm")),
     ("mma, V zero-sum flips", dict(kernel="mma", v_mode="e4m3_flip")),
     ("wgmma, V zero-sum flips", dict(kernel="wgmma", v_mode="e4m3_flip")),
+    ("mma exact max, V flips", dict(kernel="mma_exactmax", v_mode="e4m3_flip")),
 ]
 
 
