@@ -130,7 +130,7 @@ def e4m3_step(q, away):
 
 
 FLIP_W = 4.0  # kZeroSumWeight
-FLIP_ITERS = 4  # kZeroSumFlips in kernels/src/af_fp8.cuh
+FLIP_ITERS = 3  # kZeroSumFlips in kernels/src/af_fp8.cuh
 
 
 def flip_to_zero_sum(x, q, hi_lim, lo_lim, bn=64, iters=None):

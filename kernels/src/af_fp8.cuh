@@ -18,12 +18,13 @@
 
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 
 namespace af {
 
-constexpr int kZeroSumFlips = 4;        // most flips per column and 64 keys
+constexpr int kZeroSumFlips = 3;        // most flips per column and 64 keys
 constexpr float kZeroSumWeight = 4.f;   // weight of the squared errors against S^2
 
 __device__ __forceinline__ float e4m3_to_float(uint32_t byte) {
@@ -67,28 +68,22 @@ __device__ __forceinline__ void e4m3_round_zero_sum(const float (&x)[2], float l
   s = __shfl_sync(0xffffffffu, s, 0);  // one value on every lane: the choices below agree
 #pragma unroll 1
   for (int it = 0; it < kZeroSumFlips; ++it) {
-    float best = INFINITY;
-    int who = 2 * lane;
+    // Each lane's best candidate as an int that orders like its cost, with the
+    // candidate's index (0..63) in the low 6 bits; one redux.sync finds the
+    // warp's best (ties to the lower index).
+    int key = INT_MAX;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       const float ns = s - e[i] + ea[i];
       const float cost = kZeroSumWeight * (ea[i] * ea[i] - e[i] * e[i]) - (s * s - ns * ns);
-      if (ok[i] && fabsf(ns) < fabsf(s) && cost < best) {
-        best = cost;
-        who = 2 * lane + i;
+      if (ok[i] && fabsf(ns) < fabsf(s) && cost < 0.f) {
+        const int c = __float_as_int(cost) ^ 0x7fffffff;  // cost < 0: larger |cost| -> smaller int
+        key = min(key, (c & ~63) | (2 * lane + i));
       }
     }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-      const float ob = __shfl_xor_sync(0xffffffffu, best, o);
-      const int ow = __shfl_xor_sync(0xffffffffu, who, o);
-      if (ob < best || (ob == best && ow < who)) {
-        best = ob;
-        who = ow;
-      }
-    }
-    if (!(best < 0.f)) break;  // no flip lowers the objective (same on every lane)
-    const int i = who & 1;
+    key = __reduce_min_sync(0xffffffffu, key);
+    if (key == INT_MAX) break;  // no flip lowers the objective (same on every lane)
+    const int who = key & 63, i = who & 1;
     const float d = i ? ea[1] - e[1] : ea[0] - e[0];
     s += __shfl_sync(0xffffffffu, d, who >> 1);
     if ((who >> 1) == lane) {
