@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 /// Relative to the workspace root: whole trees and single files.
 const TREES: &[&str] = &["kernels", "bindings/csrc", "bindings/python"];
 const FILES: &[&str] = &["LICENSE", "README.md", "matrix.yaml"];
+/// Inside those trees, what a build never reads (measurement notes and
+/// scripts for developers).
+const SKIP: &[&str] = &["kernels/notes"];
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
@@ -19,8 +22,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         if name == "__pycache__" || name.ends_with(".pyc") || name.starts_with('.') {
             continue;
         }
+        if SKIP.iter().any(|s| p == root.join(s)) {
+            continue;
+        }
         if p.is_dir() {
-            walk(&p, out);
+            walk(root, &p, out);
         } else {
             out.push(p);
         }
@@ -46,7 +52,7 @@ fn main() {
     for t in TREES {
         let d = root.join(t);
         println!("cargo:rerun-if-changed={}", d.display());
-        walk(&d, &mut files);
+        walk(&root, &d, &mut files);
     }
     for f in FILES {
         let p = root.join(f);

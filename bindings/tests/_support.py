@@ -12,12 +12,12 @@ THRESHOLDS = {
     # precision: (min CosSim, max rel-L1 fp16, max rel-L1 bf16)
     "exact": (0.99999, 1e-3, 5e-3),
     "int8": (0.999, 0.03, 0.03),
-    # int8 Q·Kᵀ plus P and V rounded to fp8 e4m3 (~2.7 % rms relative error
-    # each, 3 mantissa bits): measured on H200, N(0,1): CosSim 0.99911-0.99944,
-    # rel-L1 0.033-0.042. Issue 12 asked for >= 0.9993 / <= 0.04; rounding P
-    # and V to e4m3 alone (exact Q·Kᵀ, simulated) already gives 0.9993-0.99936,
-    # so that bar is not met, and the test holds the kernel to what it does.
-    "int8fp8": (0.999, 0.045, 0.045),
+    # int8 Q·Kᵀ plus P and V rounded to fp8 e4m3 (3 mantissa bits, ~2.5 % rms
+    # relative error each). Issue 12's bar on N(0,1): CosSim >= 0.9993 and
+    # rel-L1 <= 0.04. Plain round-to-nearest of V missed it (H200: CosSim
+    # 0.99922-0.99944); V's zero-sum rounding per 64 keys (kernels/src/af_fp8.cuh)
+    # meets it (kernels/notes/fp8_emulate.py, bench/results for the numbers).
+    "int8fp8": (0.9993, 0.04, 0.04),
 }
 
 # Input kinds where a precision gets its own bar: (precision, kind) -> as above.

@@ -11,13 +11,10 @@ torch = pytest.importorskip("torch", reason="torch is not installed: these tests
 from _support import check_finite_and_range, errors, make_qkv, reference, to_hnd
 
 # Issue 11's bar for fp8 P·V is CosSim >= 0.9993 and rel-L1 <= 0.04 on N(0,1).
-# This kernel does NOT meet it at benchmark size: on the H200, b1 h8 n4096 d128
-# non-causal read CosSim 0.99924 (fp16) / 0.99920 (bf16), rel-L1 0.0389 /
-# 0.0400 (causal passed the bar); the upstream Sage sm90 kernel of the same
-# class read 0.99929 here. fp8 rounding of P and V (~2.5 % rms relative error
-# per output) is the limit. The tests assert what the kernel holds, with a
-# small margin, so that a regression shows; kernels/README.md records the gap.
-MIN_COS, MAX_L1 = 0.9991, 0.045
+# With round-to-nearest V this kernel missed it at benchmark size (H200, b1 h8
+# n4096 d128 non-causal: CosSim 0.99924 / 0.99920, rel-L1 0.039 / 0.040); the
+# zero-sum rounding of V per 64 keys (kernels/src/af_fp8.cuh) meets it.
+MIN_COS, MAX_L1 = 0.9993, 0.04
 # Small and ragged cases (one small causal case read 0.99928): the INT8 floor.
 CASE_MIN_COS = 0.999
 

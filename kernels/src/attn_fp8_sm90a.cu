@@ -8,7 +8,8 @@
 //        sm_scale*log2(e)), one K scale per 64 keys.
 //   4.   v_stats_kernel / v_finalize_kernel: per (batch, kv head, channel)
 //        mean and max |V - mean| over the keys.
-//   5.   v_quant_kernel: (V - mean) / scale -> e4m3, scale = max|V - mean|/448,
+//   5.   v_quant_kernel: (V - mean) / scale -> e4m3, scale = max|V - mean|/448
+//        (zero-sum rounding per 64 keys, af_fp8.cuh),
 //        stored transposed, [b*hkv][D][Npad] (Npad = keys rounded up to 128),
 //        keys permuted inside each 32-key block so that the wgmma accumulator
 //        of S, converted in registers, is directly the A operand of P.V.
@@ -25,6 +26,7 @@
 
 #include "attnfarm/kernels.h"
 #include "af_host.h"
+#include "af_fp8.cuh"
 #include "af_int8_qk.h"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -149,6 +151,7 @@ __device__ __forceinline__ int perm32(int a) {
 template <typename T>
 __global__ void __launch_bounds__(kVThreads) v_quant_kernel(const VArgs a) {
   __shared__ float tile[64][kD + 1];
+  __shared__ uint8_t qt[kD][64 + 4];  // e4m3 bytes, [channel][key]
   const int kb = blockIdx.x, bhk = blockIdx.y;
   const int b = bhk / a.hkv, hk = bhk % a.hkv;
   const float* mean = a.vchan + (int64_t)bhk * 4 * kD;
@@ -172,6 +175,17 @@ __global__ void __launch_bounds__(kVThreads) v_quant_kernel(const VArgs a) {
     for (int e = 0; e < 8; ++e) tile[r][c8 + e] = x[e];
   }
   __syncthreads();
+  // One warp per channel: e4m3 with the 64 keys' rounding errors summing to
+  // about zero, every value inside the channel's [min, max] (af_fp8.cuh).
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  for (int ch = warp; ch < kD; ch += kVThreads / 32) {
+    const float x2[2] = {tile[lane][ch], tile[lane + 32][ch]};
+    uint32_t q[2];
+    e4m3_round_zero_sum(x2, lo[ch], hi[ch], q);
+    qt[ch][lane] = static_cast<uint8_t>(q[0]);
+    qt[ch][lane + 32] = static_cast<uint8_t>(q[1]);
+  }
+  __syncthreads();
   // 128 channels x 4 chunks of 16 positions.
   for (int i = threadIdx.x; i < kD * 4; i += kVThreads) {
     const int ch = i / 4, pb = i % 4;
@@ -180,22 +194,9 @@ __global__ void __launch_bounds__(kVThreads) v_quant_kernel(const VArgs a) {
     for (int g = 0; g < 4; ++g) {
       uint32_t word = 0;
 #pragma unroll
-      for (int e = 0; e < 4; e += 2) {
-        const int pos0 = pb * 16 + g * 4 + e;  // position within the 64-key tile
-        const int k0 = (pos0 & ~31) | perm32(pos0 & 31);
-        const int k1 = ((pos0 + 1) & ~31) | perm32((pos0 + 1) & 31);
-        const float2 f = make_float2(tile[k0][ch], tile[k1][ch]);
-        const uint32_t two = __nv_cvt_float2_to_fp8x2(f, __NV_SATFINITE, __NV_E4M3);
-        // A value rounded past its column's range takes the next e4m3 value
-        // inwards (one less in the magnitude bits), so dequantised V rows stay
-        // within [min V, max V] of the column.
-        uint32_t b0 = two & 0xffu, b1 = two >> 8;
-        const float l0 = lo[ch], h0 = hi[ch];
-        const float d0 = __half2float(__half(__nv_cvt_fp8_to_halfraw(static_cast<__nv_fp8_storage_t>(b0), __NV_E4M3)));
-        const float d1 = __half2float(__half(__nv_cvt_fp8_to_halfraw(static_cast<__nv_fp8_storage_t>(b1), __NV_E4M3)));
-        if ((d0 > h0 || d0 < l0) && (b0 & 0x7fu) != 0) b0 -= 1;
-        if ((d1 > h0 || d1 < l0) && (b1 & 0x7fu) != 0) b1 -= 1;
-        word |= (b0 | (b1 << 8)) << (8 * e);
+      for (int e = 0; e < 4; ++e) {
+        const int pos = pb * 16 + g * 4 + e;  // position within the 64-key tile
+        word |= static_cast<uint32_t>(qt[ch][(pos & ~31) | perm32(pos & 31)]) << (8 * e);
       }
       w[g] = word;
     }
