@@ -50,7 +50,7 @@ def test_table_auto():
     assert _choose(AMPERE, "auto", n_kv=4096) == "int8"
     assert _choose(AMPERE, "auto", n_kv=2048) == "exact"
     assert _choose(AMPERE, "auto", d=64) == "exact"
-    # Where auto quantises, int8fp8 on sm_89/sm_120 only (issue 12), never on sm_80/86/90/100.
+    # Where auto quantises, int8fp8 on sm_89/sm_120 only, never on sm_80/86/90/100.
     for cap in (ADA, BLACKWELL):
         assert _choose(cap, "auto") == "int8fp8"
         assert _choose(cap, "auto", n_kv=4096) == "int8fp8"
