@@ -73,21 +73,28 @@ inline FwdArgs base_args(const af_attn_params* p) {
   return a;
 }
 
-// Launch attn_fwd_kernel<C> over every (m block, head, batch).
-template <class C>
-af_status launch_fwd(FwdArgs a, cudaStream_t stream) {
-  const int64_t m_blocks = (static_cast<int64_t>(a.seq_q) + C::BM - 1) / C::BM;
-  const int64_t grid = m_blocks * a.hq * a.batch;
+// Launch `kern` (an attention-forward kernel of config C) over every
+// (m block of C::BM query rows, head, batch) of f, which is `args` itself or
+// the FwdArgs inside it: f.m_blocks is set before args is passed.
+template <class C, class Args>
+af_status launch_rows(void (*kern)(Args), Args& args, FwdArgs& f, cudaStream_t stream) {
+  const int64_t m_blocks = (static_cast<int64_t>(f.seq_q) + C::BM - 1) / C::BM;
+  const int64_t grid = m_blocks * f.hq * f.batch;
   if (grid <= 0) return AF_OK;
   if (grid > INT_MAX) return AF_ERR_UNSUPPORTED;
-  a.m_blocks = static_cast<int>(m_blocks);
-  auto kern = attn_fwd_kernel<C>;
+  f.m_blocks = static_cast<int>(m_blocks);
   cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
   if (e != cudaSuccess) return cuda_fail(e);
-  kern<<<static_cast<unsigned>(grid), C::NT, C::SMEM, stream>>>(a);
+  kern<<<static_cast<unsigned>(grid), C::NT, C::SMEM, stream>>>(args);
   e = cudaGetLastError();
   if (e != cudaSuccess) return cuda_fail(e);
   return AF_OK;
+}
+
+// Launch attn_fwd_kernel<C> over every (m block, head, batch).
+template <class C>
+af_status launch_fwd(FwdArgs a, cudaStream_t stream) {
+  return launch_rows<C, FwdArgs>(attn_fwd_kernel<C>, a, a, stream);
 }
 
 }  // namespace af
