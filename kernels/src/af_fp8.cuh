@@ -23,21 +23,9 @@
 #include <stdint.h>
 
 #include "af_ptx.cuh"
+#include "af_stats.cuh"
 
 namespace af {
-
-// 8 consecutive fp16/bf16 (16 bytes, 16-byte aligned) -> fp32.
-template <typename T>
-__device__ __forceinline__ void load8v(const T* src, float (&x)[8]) {
-  const uint4 u = *reinterpret_cast<const uint4*>(src);
-  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 f = Half16<T>::unpack(w[i]);
-    x[2 * i] = f.x;
-    x[2 * i + 1] = f.y;
-  }
-}
 
 // Rows of V one pass of v_split_stats reads at once (its red[][ROWS][] buffer).
 template <int D, int NTHREADS>
@@ -63,7 +51,7 @@ __device__ __forceinline__ void v_split_stats(const A& a,
   const T* base = reinterpret_cast<const T*>(a.v) + b * a.v_sb + hk * a.v_sh + c * 8;
   for (int r = r_begin + r0; r < r_end; r += RPP) {
     float x[8];
-    load8v<T>(base + (int64_t)r * a.v_sn, x);
+    load8<T>(base + (int64_t)r * a.v_sn, x);
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
       sum[i] += x[i];
@@ -71,24 +59,31 @@ __device__ __forceinline__ void v_split_stats(const A& a,
       mn[i] = fminf(mn[i], x[i]);
     }
   }
-#pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    red[0][r0][c * 8 + i] = sum[i];
-    red[1][r0][c * 8 + i] = mx[i];
-    red[2][r0][c * 8 + i] = mn[i];
-  }
+  stash_partials(red, r0, c, sum, mx, mn);
   __syncthreads();
   for (int ch = threadIdx.x; ch < D; ch += NTHREADS) {
-    float s0 = 0.f, s1 = -INFINITY, s2 = INFINITY;
-    for (int r = 0; r < RPP; ++r) {
-      s0 += red[0][r][ch];
-      s1 = fmaxf(s1, red[1][r][ch]);
-      s2 = fminf(s2, red[2][r][ch]);
-    }
+    float s0, s1, s2;
+    column_stats(red, ch, s0, s1, s2);
     float* dst = a.vpart + ((int64_t)bhk * a.splits + split) * 3 * D;
     dst[ch] = s0;
     dst[D + ch] = s1;
     dst[2 * D + ch] = s2;
+  }
+}
+
+// Channel ch of kv head bhk over all token splits: the sum / max / min that
+// v_split_stats left in vpart.
+template <int D>
+__device__ __forceinline__ void v_channel_stats(const float* vpart, int splits, int bhk, int ch, float& sum,
+                                                float& mx, float& mn) {
+  sum = 0.f;
+  mx = -INFINITY;
+  mn = INFINITY;
+  for (int s = 0; s < splits; ++s) {
+    const float* vp = vpart + ((int64_t)bhk * splits + s) * 3 * D;
+    sum += vp[ch];
+    mx = fmaxf(mx, vp[D + ch]);
+    mn = fminf(mn, vp[2 * D + ch]);
   }
 }
 

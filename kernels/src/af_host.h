@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "attnfarm/kernels.h"
 #include "af_attn_fwd.cuh"
 
@@ -50,6 +52,23 @@ inline af_status validate_tensors(const af_attn_params* p) {
   return AF_OK;
 }
 
+// The first checks of every forward entry point: the shape, then (for
+// non-empty work only) the tensors. *empty tells the caller that there is
+// nothing to do (AF_OK, nothing else checked).
+inline af_status validate_call(const af_attn_params* p, bool* empty) {
+  *empty = false;
+  const af_status st = validate_shape(p);
+  if (st != AF_OK) return st;
+  *empty = empty_work(p);
+  if (*empty) return AF_OK;
+  return validate_tensors(p);
+}
+
+// A caller's workspace: non-null, 256-byte aligned, at least `need` bytes.
+inline bool workspace_ok(const void* ws, size_t bytes, size_t need) {
+  return ws != nullptr && (reinterpret_cast<uintptr_t>(ws) & 255u) == 0 && bytes >= need;
+}
+
 inline FwdArgs base_args(const af_attn_params* p) {
   FwdArgs a{};
   const int64_t es = 2;  // fp16 / bf16
@@ -72,6 +91,27 @@ inline FwdArgs base_args(const af_attn_params* p) {
   a.scale_log2 = p->sm_scale * 1.4426950408889634f;
   return a;
 }
+
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// f(TypeTag<T>{}, std::integral_constant<int, D>{}) for p's element type T
+// (__half or __nv_bfloat16) and head_dim D (128 or 64): the one place that
+// turns a request's dtype and head_dim into template arguments.
+template <class F>
+af_status dispatch_dtype_dim(const af_attn_params* p, F&& f) {
+  using D128 = std::integral_constant<int, 128>;
+  using D64 = std::integral_constant<int, 64>;
+  const bool bf = p->dtype == AF_BF16;
+  if (p->head_dim == 128) return bf ? f(TypeTag<__nv_bfloat16>{}, D128{}) : f(TypeTag<__half>{}, D128{});
+  return bf ? f(TypeTag<__nv_bfloat16>{}, D64{}) : f(TypeTag<__half>{}, D64{});
+}
+
+// The tile configuration of head_dim D (128 or 64) among a kernel's two.
+template <int D, class Cfg128, class Cfg64>
+using PerHeadDim = typename std::conditional<D == 128, Cfg128, Cfg64>::type;
 
 // Launch `kern` (an attention-forward kernel of config C) over every
 // (m block of C::BM query rows, head, batch) of f, which is `args` itself or

@@ -78,13 +78,8 @@ __global__ void __launch_bounds__(kVThreads) v_stats_kernel(const VArgs a) {
 // Pass 4b: mean, e4m3 scale and the scaled range per channel; grid b*hkv, D threads.
 __global__ void __launch_bounds__(kD) v_finalize_kernel(const VArgs a) {
   const int bhk = blockIdx.x, ch = threadIdx.x;
-  float sum = 0.f, mx = -INFINITY, mn = INFINITY;
-  for (int s = 0; s < a.splits; ++s) {
-    const float* vp = a.vpart + ((int64_t)bhk * a.splits + s) * 3 * kD;
-    sum += vp[ch];
-    mx = fmaxf(mx, vp[kD + ch]);
-    mn = fminf(mn, vp[2 * kD + ch]);
-  }
+  float sum, mx, mn;
+  v_channel_stats<kD>(a.vpart, a.splits, bhk, ch, sum, mx, mn);
   const float mean = sum / static_cast<float>(a.seq_kv);
   float amax = fmaxf(mx - mean, mean - mn);
   if (!(amax > 1e-20f)) amax = 1e-20f;  // constant (or empty) channel: any scale > 0
@@ -118,7 +113,7 @@ __global__ void __launch_bounds__(kVThreads) v_quant_kernel(const VArgs a) {
     const int key = kb * 64 + r;
     float x[8];
     if (key < a.seq_kv) {
-      load8v<T>(base + (int64_t)key * a.v_sn + c8, x);
+      load8<T>(base + (int64_t)key * a.v_sn + c8, x);
 #pragma unroll
       for (int e = 0; e < 8; ++e) x[e] = (x[e] - mean[c8 + e]) / scale[c8 + e];
     } else {
@@ -535,19 +530,16 @@ extern "C" size_t af_attn_fp8_sm90a_workspace_bytes(const af_attn_params* p) {
 
 extern "C" af_status af_attn_fp8_sm90a_fwd(const af_attn_params* p, void* workspace, size_t workspace_bytes,
                                            cudaStream_t stream) {
-  af_status st = af::validate_shape(p);
-  if (st != AF_OK) return st;
-  if (af::empty_work(p)) return AF_OK;
-  st = af::validate_tensors(p);
-  if (st != AF_OK) return st;
+  bool empty = false;
+  af_status st = af::validate_call(p, &empty);
+  if (st != AF_OK || empty) return st;
   if (p->head_dim != 128 || p->seq_kv == 0) return AF_ERR_UNSUPPORTED;
   if (static_cast<int64_t>(p->batch) * p->heads_kv > 65535) return AF_ERR_UNSUPPORTED;
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return af::cuda_fail(cudaGetLastError());
   if (!af_attn_fp8_sm90a_available(dev)) return AF_ERR_UNSUPPORTED;
   const af::Fp8Ws w = af::fp8_ws(p);
-  if (workspace == nullptr || (reinterpret_cast<uintptr_t>(workspace) & 255u) != 0 || workspace_bytes < w.total)
-    return AF_ERR_INVALID;
+  if (!af::workspace_ok(workspace, workspace_bytes, w.total)) return AF_ERR_INVALID;
   char* ws = static_cast<char*>(workspace);
   if (p->dtype == AF_BF16) return af::run<__nv_bfloat16>(p, ws, w, stream);
   return af::run<__half>(p, ws, w, stream);

@@ -148,13 +148,8 @@ __global__ void __launch_bounds__(kVThreads) vquant_kernel(const VArgs a) {
   const int kg = blockIdx.x, bhk = blockIdx.y;
   const int b = bhk / a.hkv, hk = bhk % a.hkv;
   for (int ch = threadIdx.x; ch < D; ch += kVThreads) {
-    float sum = 0.f, mx = -INFINITY, mn = INFINITY;
-    for (int s = 0; s < a.splits; ++s) {
-      const float* vp = a.vpart + ((int64_t)bhk * a.splits + s) * 3 * D;
-      sum += vp[ch];
-      mx = fmaxf(mx, vp[D + ch]);
-      mn = fminf(mn, vp[2 * D + ch]);
-    }
+    float sum, mx, mn;
+    v_channel_stats<D>(a.vpart, a.splits, bhk, ch, sum, mx, mn);
     const float mean = sum / static_cast<float>(a.seq_kv);
     const float amax = fmaxf(fmaxf(mx - mean, mean - mn), kVMinAmax);
     const float inv = kFp8Max / amax;
@@ -176,7 +171,7 @@ __global__ void __launch_bounds__(kVThreads) vquant_kernel(const VArgs a) {
     const int key = kg * kVGroup + kl;
     float x[8];
     if (key < a.seq_kv) {
-      load8v<T>(base + (int64_t)key * a.v_sn, x);
+      load8<T>(base + (int64_t)key * a.v_sn, x);
 #pragma unroll
       for (int i = 0; i < 8; ++i) x[i] = (x[i] - s_mean[c * 8 + i]) * s_inv[c * 8 + i];
     } else {
@@ -476,15 +471,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
 // ---- host -------------------------------------------------------------------
 
 template <typename T, int D>
-struct F8Cfg;
-template <typename T>
-struct F8Cfg<T, 128> {
-  using type = Fp8Cfg<T, 128, AF_F8_128_CFG>;
-};
-template <typename T>
-struct F8Cfg<T, 64> {
-  using type = Fp8Cfg<T, 64, AF_F8_64_CFG>;
-};
+using F8Cfg = PerHeadDim<D, Fp8Cfg<T, 128, AF_F8_128_CFG>, Fp8Cfg<T, 64, AF_F8_64_CFG>>;
 
 struct F8Ws {
   size_t vpart, vchan, vt, total;
@@ -550,7 +537,7 @@ af_status run(const af_attn_params* p, char* ws, const F8Ws& w, cudaStream_t str
   a.vt = va.vt;
   a.vchan = va.vchan;
   a.nk_pad = w.nk_pad;
-  return launch_f8<typename F8Cfg<T, D>::type>(a, stream);
+  return launch_f8<F8Cfg<T, D>>(a, stream);
 }
 
 // The e4m3 mma exists from sm_89 (Ada) on; the kernels trap below that.
@@ -574,20 +561,15 @@ extern "C" size_t af_attn_int8fp8_workspace_bytes(const af_attn_params* p) {
 
 extern "C" af_status af_attn_int8fp8_fwd(const af_attn_params* p, void* workspace,
                                          size_t workspace_bytes, cudaStream_t stream) {
-  af_status st = af::validate_shape(p);
-  if (st != AF_OK) return st;
-  if (af::empty_work(p)) return AF_OK;
-  st = af::validate_tensors(p);
-  if (st != AF_OK) return st;
+  bool empty = false;
+  af_status st = af::validate_call(p, &empty);
+  if (st != AF_OK || empty) return st;
   const af::F8Ws w = af::f8_layout(p);
-  if (workspace == nullptr || (reinterpret_cast<uintptr_t>(workspace) & 255u) != 0 ||
-      workspace_bytes < w.total)
-    return AF_ERR_INVALID;
+  if (!af::workspace_ok(workspace, workspace_bytes, w.total)) return AF_ERR_INVALID;
   st = af::device_has_fp8_mma();
   if (st != AF_OK) return st;
   char* ws = static_cast<char*>(workspace);
-  const bool bf = p->dtype == AF_BF16;
-  if (p->head_dim == 128)
-    return bf ? af::run<__nv_bfloat16, 128>(p, ws, w, stream) : af::run<__half, 128>(p, ws, w, stream);
-  return bf ? af::run<__nv_bfloat16, 64>(p, ws, w, stream) : af::run<__half, 64>(p, ws, w, stream);
+  return af::dispatch_dtype_dim(p, [&](auto t, auto d) {
+    return af::run<typename decltype(t)::type, decltype(d)::value>(p, ws, w, stream);
+  });
 }
