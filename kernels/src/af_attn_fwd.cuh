@@ -109,6 +109,162 @@ __device__ __forceinline__ void load_tile(uint32_t sbase, const char* g, int64_t
   }
 }
 
+// ---- mainloop pieces shared with the FP8 P.V kernel (attn_int8fp8.cu) ------
+// C is a tile configuration with T, MT, BN, QREG, QROW, KSTEPS, NTILE, DTILE
+// (FwdCfg or Fp8Cfg). Everything is force-inlined, and the kernels' SASS is
+// the same as with the code written out in place (kernels/notes/
+// sass_identity.sh checks it per source and arch). Two rules keep it so:
+// arrays a helper needs as scratch are declared by the caller (an array
+// local to an inlined helper renumbers the PTX registers, and ptxas then
+// allocates differently), and pieces whose address arithmetic folds
+// differently once outlined (the Q fragment loads and the QK^T product of the
+// fp16/bf16 kernel on sm_120) stay written out in attn_fwd_kernel.
+
+// Per-lane ldmatrix coordinates of the Q (A operand) and K (B, n-major) tiles.
+struct QkLanes {
+  int q_lrow, q_lchunk, k_lrow, k_lchunk;
+};
+__device__ __forceinline__ QkLanes qk_lanes(int lane) {
+  return {lane & 15, lane >> 4, (lane & 7) + ((lane >> 4) << 3), (lane >> 3) & 1};
+}
+
+template <class C>
+using QFrags = uint32_t[C::QREG ? C::MT : 1][C::QREG ? C::KSTEPS : 1][4];
+
+// QREG: wait for the Q tile (the oldest of three cp.async groups) and keep
+// this warp's Q fragments in registers for the whole mainloop.
+template <class C>
+__device__ __forceinline__ void load_q_frags(QFrags<C>& qf, uint32_t sQ, int warp, const QkLanes& l) {
+  if constexpr (C::QREG) {
+    cp_async_wait<2>();
+    __syncthreads();
+#pragma unroll
+    for (int mt = 0; mt < C::MT; ++mt)
+#pragma unroll
+      for (int ks = 0; ks < C::KSTEPS; ++ks)
+        ldsm_x4(qf[mt][ks][0], qf[mt][ks][1], qf[mt][ks][2], qf[mt][ks][3],
+                sQ + swz<C::QROW>((warp * C::MT + mt) * 16 + l.q_lrow, ks * 2 + l.q_lchunk));
+  }
+}
+
+// O = 0, running max = -inf, row sums = 0.
+template <class C>
+__device__ __forceinline__ void init_softmax_state(float (&o)[C::MT][C::DTILE][4], float (&mrow)[C::MT][2],
+                                                   float (&lsum)[C::MT][4]) {
+#pragma unroll
+  for (int mt = 0; mt < C::MT; ++mt) {
+#pragma unroll
+    for (int j = 0; j < C::DTILE; ++j) o[mt][j][0] = o[mt][j][1] = o[mt][j][2] = o[mt][j][3] = 0.f;
+    mrow[mt][0] = mrow[mt][1] = -INFINITY;
+    lsum[mt][0] = lsum[mt][1] = lsum[mt][2] = lsum[mt][3] = 0.f;
+  }
+}
+
+// acc = Q.K[t]^T for this warp's MT m16 tiles and the tile's BN keys: int8
+// (mma_s8, int32 accumulators) or 16-bit (Half16<T>::mma, fp32). qa: the
+// caller's scratch for one k-step's Q fragments.
+template <class C, bool INT8, typename Acc>
+__device__ __forceinline__ void qk_product(Acc (&acc)[C::MT][C::NTILE][4], const QFrags<C>& qf,
+                                           uint32_t sQ, uint32_t sKt, int warp, const QkLanes& l,
+                                           uint32_t (&qa)[C::MT][4]) {
+  using H = Half16<typename C::T>;
+  constexpr int MT = C::MT;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int j = 0; j < C::NTILE; ++j) acc[mt][j][0] = acc[mt][j][1] = acc[mt][j][2] = acc[mt][j][3] = 0;
+
+#pragma unroll
+  for (int ks = 0; ks < C::KSTEPS; ++ks) {
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      if constexpr (C::QREG) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) qa[mt][i] = qf[mt][ks][i];
+      } else {
+        ldsm_x4(qa[mt][0], qa[mt][1], qa[mt][2], qa[mt][3],
+                sQ + swz<C::QROW>((warp * MT + mt) * 16 + l.q_lrow, ks * 2 + l.q_lchunk));
+      }
+    }
+#pragma unroll
+    for (int np = 0; np < C::BN / 16; ++np) {
+      uint32_t b0, b1, b2, b3;
+      ldsm_x4(b0, b1, b2, b3, sKt + swz<C::QROW>(np * 16 + l.k_lrow, ks * 2 + l.k_lchunk));
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        if constexpr (INT8) {
+          mma_s8(acc[mt][2 * np], qa[mt], b0, b1);
+          mma_s8(acc[mt][2 * np + 1], qa[mt], b2, b3);
+        } else {
+          H::mma(acc[mt][2 * np], qa[mt], b0, b1);
+          H::mma(acc[mt][2 * np + 1], qa[mt], b2, b3);
+        }
+      }
+    }
+  }
+}
+
+// The int32 max of row half hr (row g or g+8) of one m16 tile's scores: over
+// this thread's values (a tree, short dependency chains), then its quad.
+// t: the caller's scratch.
+template <int NTILE>
+__device__ __forceinline__ int int8_row_max(const int (&acc)[NTILE][4], int hr, int (&t)[NTILE]) {
+#pragma unroll
+  for (int j = 0; j < NTILE; ++j) t[j] = max(acc[j][2 * hr], acc[j][2 * hr + 1]);
+#pragma unroll
+  for (int w = NTILE / 2; w > 0; w >>= 1)
+#pragma unroll
+    for (int j = 0; j < w; ++j) t[j] = max(t[j], t[j + w]);
+  int mi = t[0];
+  mi = max(mi, __shfl_xor_sync(0xffffffffu, mi, 1));
+  mi = max(mi, __shfl_xor_sync(0xffffffffu, mi, 2));
+  return mi;
+}
+
+// Where any row of the warp moves its running max: mrow = mnew, and O and the
+// row sums are rescaled by 2^(old - new).
+template <class C>
+__device__ __forceinline__ void rescale_rows(bool any_move, const float (&mnew)[C::MT][2],
+                                             float (&mrow)[C::MT][2], float (&lsum)[C::MT][4],
+                                             float (&o)[C::MT][C::DTILE][4]) {
+  if (__any_sync(0xffffffffu, any_move)) {
+#pragma unroll
+    for (int mt = 0; mt < C::MT; ++mt)
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const float alpha =
+            mnew[mt][hr] == mrow[mt][hr] ? 1.f : fast_exp2(mrow[mt][hr] - mnew[mt][hr]);
+        mrow[mt][hr] = mnew[mt][hr];
+        lsum[mt][2 * hr] *= alpha;
+        lsum[mt][2 * hr + 1] *= alpha;
+#pragma unroll
+        for (int j = 0; j < C::DTILE; ++j) {
+          o[mt][j][2 * hr] *= alpha;
+          o[mt][j][2 * hr + 1] *= alpha;
+        }
+      }
+  }
+}
+
+// Copy the BM x ROW_BYTES output tile staged (swizzled) at smem 0 to rows
+// m0.. of the output head (b, h), 16-byte stores, rows >= seq_q skipped.
+template <int BM, int ROW_BYTES, int NT>
+__device__ __forceinline__ void store_o_tile(const char* smem, const FwdArgs& a, int b, int h, int m0, int tid) {
+  constexpr int CPR = ROW_BYTES / 16;
+  constexpr int CHUNKS = BM * CPR;
+  static_assert(CHUNKS % NT == 0, "epilogue");
+  char* og = a.o + b * a.o_sb + h * a.o_sh;
+#pragma unroll
+  for (int it = 0; it < CHUNKS / NT; ++it) {
+    const int idx = it * NT + tid;
+    const int r = idx / CPR, c = idx % CPR;
+    if (m0 + r < a.seq_q) {
+      const uint4 val = *reinterpret_cast<const uint4*>(smem + swz<ROW_BYTES>(r, c));
+      *reinterpret_cast<uint4*>(og + (int64_t)(m0 + r) * a.o_sn + c * 16) = val;
+    }
+  }
+}
+
 template <class C>
 __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs a) {
   using T = typename C::T;
@@ -153,8 +309,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
   cp_async_commit();
 
   // Per-lane ldmatrix coordinates.
-  const int q_lrow = lane & 15, q_lchunk = lane >> 4;                      // A operand
-  const int k_lrow = (lane & 7) + ((lane >> 4) << 3), k_lchunk = (lane >> 3) & 1;  // B, n-major
+  const QkLanes ql = qk_lanes(lane);
   const int v_lrow = (lane & 7) + (((lane >> 3) & 1) << 3), v_lchunk = lane >> 4;  // B, trans
 
   const int wrow0 = m0 + warp * MT * 16;  // first query row of this warp
@@ -172,7 +327,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
     }
   }
 
-  uint32_t qf[C::QREG ? MT : 1][C::QREG ? C::KSTEPS : 1][4];
+  QFrags<C> qf;
   if constexpr (C::QREG) {
     cp_async_wait<2>();
     __syncthreads();
@@ -181,7 +336,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
 #pragma unroll
       for (int ks = 0; ks < C::KSTEPS; ++ks)
         ldsm_x4(qf[mt][ks][0], qf[mt][ks][1], qf[mt][ks][2], qf[mt][ks][3],
-                sQ + swz<QROW>((warp * MT + mt) * 16 + q_lrow, ks * 2 + q_lchunk));
+                sQ + swz<QROW>((warp * MT + mt) * 16 + ql.q_lrow, ks * 2 + ql.q_lchunk));
   }
 
   float o[MT][C::DTILE][4];
@@ -190,13 +345,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
   // is all ones), i.e. from the same rounded fp16/bf16 P that multiplies V:
   // the normalised output is then an exact convex combination of V rows.
   float mrow[MT][2], lsum[MT][4];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt) {
-#pragma unroll
-    for (int j = 0; j < C::DTILE; ++j) o[mt][j][0] = o[mt][j][1] = o[mt][j][2] = o[mt][j][3] = 0.f;
-    mrow[mt][0] = mrow[mt][1] = -INFINITY;
-    lsum[mt][0] = lsum[mt][1] = lsum[mt][2] = lsum[mt][3] = 0.f;
-  }
+  init_softmax_state<C>(o, mrow, lsum);
 
   const bool warp_has_rows = wrow0 < a.seq_q;
 
@@ -262,13 +411,13 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
             for (int i = 0; i < 4; ++i) qa[mt][i] = qf[mt][ks][i];
           } else {
             ldsm_x4(qa[mt][0], qa[mt][1], qa[mt][2], qa[mt][3],
-                    sQ + swz<QROW>((warp * MT + mt) * 16 + q_lrow, ks * 2 + q_lchunk));
+                    sQ + swz<QROW>((warp * MT + mt) * 16 + ql.q_lrow, ks * 2 + ql.q_lchunk));
           }
         }
 #pragma unroll
         for (int np = 0; np < BN / 16; ++np) {
           uint32_t b0, b1, b2, b3;
-          ldsm_x4(b0, b1, b2, b3, sKt + swz<QROW>(np * 16 + k_lrow, ks * 2 + k_lchunk));
+          ldsm_x4(b0, b1, b2, b3, sKt + swz<QROW>(np * 16 + ql.k_lrow, ks * 2 + ql.k_lchunk));
 #pragma unroll
           for (int mt = 0; mt < MT; ++mt) {
             if constexpr (C::INT8) {
@@ -326,16 +475,8 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
         for (int hr = 0; hr < 2; ++hr) {
           float mx;
           if constexpr (C::INT8) {
-            int t[C::NTILE];
-#pragma unroll
-            for (int j = 0; j < C::NTILE; ++j) t[j] = max(acc[mt][j][2 * hr], acc[mt][j][2 * hr + 1]);
-#pragma unroll
-            for (int w = C::NTILE / 2; w > 0; w >>= 1)  // tree: short dependency chains
-#pragma unroll
-              for (int j = 0; j < w; ++j) t[j] = max(t[j], t[j + w]);
-            int mi = t[0];
-            mi = max(mi, __shfl_xor_sync(0xffffffffu, mi, 1));
-            mi = max(mi, __shfl_xor_sync(0xffffffffu, mi, 2));
+            int t[C::NTILE];  // scratch
+            const int mi = int8_row_max<C::NTILE>(acc[mt], hr, t);
             mx = mi == kMaskedI ? -INFINITY : static_cast<float>(mi) * sc[mt];
           } else {
             float t[C::NTILE];
@@ -355,23 +496,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
           mnew[mt][hr] = move ? mx : mrow[mt][hr];
           any_move |= move;
         }
-      if (__any_sync(0xffffffffu, any_move)) {
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-          for (int hr = 0; hr < 2; ++hr) {
-            const float alpha =
-                mnew[mt][hr] == mrow[mt][hr] ? 1.f : fast_exp2(mrow[mt][hr] - mnew[mt][hr]);
-            mrow[mt][hr] = mnew[mt][hr];
-            lsum[mt][2 * hr] *= alpha;
-            lsum[mt][2 * hr + 1] *= alpha;
-#pragma unroll
-            for (int j = 0; j < C::DTILE; ++j) {
-              o[mt][j][2 * hr] *= alpha;
-              o[mt][j][2 * hr + 1] *= alpha;
-            }
-          }
-      }
+      rescale_rows<C>(any_move, mnew, mrow, lsum, o);
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -459,21 +584,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
       }
     }
   __syncthreads();
-  {
-    constexpr int CPR = VROW / 16;
-    constexpr int CHUNKS = BM * CPR;
-    static_assert(CHUNKS % NT == 0, "epilogue");
-    char* og = a.o + b * a.o_sb + h * a.o_sh;
-#pragma unroll
-    for (int it = 0; it < CHUNKS / NT; ++it) {
-      const int idx = it * NT + tid;
-      const int r = idx / CPR, c = idx % CPR;
-      if (m0 + r < a.seq_q) {
-        const uint4 val = *reinterpret_cast<const uint4*>(smem + swz<VROW>(r, c));
-        *reinterpret_cast<uint4*>(og + (int64_t)(m0 + r) * a.o_sn + c * 16) = val;
-      }
-    }
-  }
+  store_o_tile<BM, VROW, NT>(smem, a, b, h, m0, tid);
 }
 
 }  // namespace af

@@ -1,5 +1,5 @@
-// attnfarm private: e4m3 rounding of V shared by the FP8 P.V kernels
-// (attn_int8fp8.cu, attn_fp8_sm90a.cu). Device code only.
+// attnfarm private: the V statistics pass and the e4m3 rounding of V shared
+// by the FP8 P.V kernels (attn_int8fp8.cu, attn_fp8_sm90a.cu). Device code only.
 //
 // Zero-sum rounding. An output is O = sum_i p_i V_i / sum_i p_i, so the
 // error that e4m3 rounding of V adds is sum_i p_i e_i (e_i = Vq_i - V_i).
@@ -22,7 +22,70 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "af_ptx.cuh"
+#include "af_stats.cuh"
+
 namespace af {
+
+// Rows of V one pass of v_split_stats reads at once (its red[][ROWS][] buffer).
+template <int D, int NTHREADS>
+constexpr int kVStatRows = NTHREADS / (D / 8);
+
+// The body of a V statistics kernel, grid (splits, b*hkv), NTHREADS threads:
+// per channel, sum / max / min of V over token split blockIdx.x of kv head
+// blockIdx.y. A holds v and its element strides v_sb, v_sh, v_sn, hkv, seq_kv,
+// splits, and vpart ([b*hkv][splits][3][D]: sum, max, min), which it writes.
+// red: the kernel's __shared__ scratch.
+template <typename T, int D, int NTHREADS, class A>
+__device__ __forceinline__ void v_split_stats(const A& a,
+                                              float (&red)[3][kVStatRows<D, NTHREADS>][D + 4]) {
+  constexpr int CPR = D / 8, RPP = kVStatRows<D, NTHREADS>;
+  const int split = blockIdx.x, bhk = blockIdx.y;
+  const int b = bhk / a.hkv, hk = bhk % a.hkv;
+  const int c = threadIdx.x % CPR, r0 = threadIdx.x / CPR;
+  float sum[8], mx[8], mn[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) { sum[i] = 0.f; mx[i] = -INFINITY; mn[i] = INFINITY; }
+  const int per = (a.seq_kv + a.splits - 1) / a.splits;
+  const int r_begin = split * per, r_end = min(a.seq_kv, r_begin + per);
+  const T* base = reinterpret_cast<const T*>(a.v) + b * a.v_sb + hk * a.v_sh + c * 8;
+  for (int r = r_begin + r0; r < r_end; r += RPP) {
+    float x[8];
+    load8<T>(base + (int64_t)r * a.v_sn, x);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      sum[i] += x[i];
+      mx[i] = fmaxf(mx[i], x[i]);
+      mn[i] = fminf(mn[i], x[i]);
+    }
+  }
+  stash_partials(red, r0, c, sum, mx, mn);
+  __syncthreads();
+  for (int ch = threadIdx.x; ch < D; ch += NTHREADS) {
+    float s0, s1, s2;
+    column_stats(red, ch, s0, s1, s2);
+    float* dst = a.vpart + ((int64_t)bhk * a.splits + split) * 3 * D;
+    dst[ch] = s0;
+    dst[D + ch] = s1;
+    dst[2 * D + ch] = s2;
+  }
+}
+
+// Channel ch of kv head bhk over all token splits: the sum / max / min that
+// v_split_stats left in vpart.
+template <int D>
+__device__ __forceinline__ void v_channel_stats(const float* vpart, int splits, int bhk, int ch, float& sum,
+                                                float& mx, float& mn) {
+  sum = 0.f;
+  mx = -INFINITY;
+  mn = INFINITY;
+  for (int s = 0; s < splits; ++s) {
+    const float* vp = vpart + ((int64_t)bhk * splits + s) * 3 * D;
+    sum += vp[ch];
+    mx = fmaxf(mx, vp[D + ch]);
+    mn = fminf(mn, vp[2 * D + ch]);
+  }
+}
 
 constexpr int kZeroSumFlips = 3;        // most flips per column and 64 keys
 constexpr float kZeroSumWeight = 4.f;   // weight of the squared errors against S^2

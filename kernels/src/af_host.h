@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "attnfarm/kernels.h"
 #include "af_attn_fwd.cuh"
 
@@ -50,6 +52,23 @@ inline af_status validate_tensors(const af_attn_params* p) {
   return AF_OK;
 }
 
+// The first checks of every forward entry point: the shape, then (for
+// non-empty work only) the tensors. *empty tells the caller that there is
+// nothing to do (AF_OK, nothing else checked).
+inline af_status validate_call(const af_attn_params* p, bool* empty) {
+  *empty = false;
+  const af_status st = validate_shape(p);
+  if (st != AF_OK) return st;
+  *empty = empty_work(p);
+  if (*empty) return AF_OK;
+  return validate_tensors(p);
+}
+
+// A caller's workspace: non-null, 256-byte aligned, at least `need` bytes.
+inline bool workspace_ok(const void* ws, size_t bytes, size_t need) {
+  return ws != nullptr && (reinterpret_cast<uintptr_t>(ws) & 255u) == 0 && bytes >= need;
+}
+
 inline FwdArgs base_args(const af_attn_params* p) {
   FwdArgs a{};
   const int64_t es = 2;  // fp16 / bf16
@@ -73,21 +92,49 @@ inline FwdArgs base_args(const af_attn_params* p) {
   return a;
 }
 
-// Launch attn_fwd_kernel<C> over every (m block, head, batch).
-template <class C>
-af_status launch_fwd(FwdArgs a, cudaStream_t stream) {
-  const int64_t m_blocks = (static_cast<int64_t>(a.seq_q) + C::BM - 1) / C::BM;
-  const int64_t grid = m_blocks * a.hq * a.batch;
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// f(TypeTag<T>{}, std::integral_constant<int, D>{}) for p's element type T
+// (__half or __nv_bfloat16) and head_dim D (128 or 64): the one place that
+// turns a request's dtype and head_dim into template arguments.
+template <class F>
+af_status dispatch_dtype_dim(const af_attn_params* p, F&& f) {
+  using D128 = std::integral_constant<int, 128>;
+  using D64 = std::integral_constant<int, 64>;
+  const bool bf = p->dtype == AF_BF16;
+  if (p->head_dim == 128) return bf ? f(TypeTag<__nv_bfloat16>{}, D128{}) : f(TypeTag<__half>{}, D128{});
+  return bf ? f(TypeTag<__nv_bfloat16>{}, D64{}) : f(TypeTag<__half>{}, D64{});
+}
+
+// The tile configuration of head_dim D (128 or 64) among a kernel's two.
+template <int D, class Cfg128, class Cfg64>
+using PerHeadDim = typename std::conditional<D == 128, Cfg128, Cfg64>::type;
+
+// Launch `kern` (an attention-forward kernel of config C) over every
+// (m block of C::BM query rows, head, batch) of f, which is `args` itself or
+// the FwdArgs inside it: f.m_blocks is set before args is passed.
+template <class C, class Args>
+af_status launch_rows(void (*kern)(Args), Args& args, FwdArgs& f, cudaStream_t stream) {
+  const int64_t m_blocks = (static_cast<int64_t>(f.seq_q) + C::BM - 1) / C::BM;
+  const int64_t grid = m_blocks * f.hq * f.batch;
   if (grid <= 0) return AF_OK;
   if (grid > INT_MAX) return AF_ERR_UNSUPPORTED;
-  a.m_blocks = static_cast<int>(m_blocks);
-  auto kern = attn_fwd_kernel<C>;
+  f.m_blocks = static_cast<int>(m_blocks);
   cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
   if (e != cudaSuccess) return cuda_fail(e);
-  kern<<<static_cast<unsigned>(grid), C::NT, C::SMEM, stream>>>(a);
+  kern<<<static_cast<unsigned>(grid), C::NT, C::SMEM, stream>>>(args);
   e = cudaGetLastError();
   if (e != cudaSuccess) return cuda_fail(e);
   return AF_OK;
+}
+
+// Launch attn_fwd_kernel<C> over every (m block, head, batch).
+template <class C>
+af_status launch_fwd(FwdArgs a, cudaStream_t stream) {
+  return launch_rows<C, FwdArgs>(attn_fwd_kernel<C>, a, a, stream);
 }
 
 }  // namespace af

@@ -108,6 +108,19 @@ struct Half16<__nv_bfloat16> {
   }
 };
 
+// 8 consecutive fp16/bf16 (16 bytes, 16-byte aligned) -> fp32.
+template <typename T>
+__device__ __forceinline__ void load8(const T* src, float (&x)[8]) {
+  const uint4 u = *reinterpret_cast<const uint4*>(src);
+  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = Half16<T>::unpack(w[i]);
+    x[2 * i] = f.x;
+    x[2 * i + 1] = f.y;
+  }
+}
+
 // Byte offset of 16-byte chunk `chunk` of row `row` in a shared-memory tile
 // whose rows are ROW_BYTES long, XOR-swizzled so that 8 consecutive rows read
 // at the same chunk (ldmatrix) or written at consecutive chunks (cp.async) hit

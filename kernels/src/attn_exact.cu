@@ -15,31 +15,21 @@ namespace af {
 namespace {
 
 template <typename T, int D>
-struct ExactCfg;
-template <typename T>
-struct ExactCfg<T, 128> {
-  using type = FwdCfg<T, 128, AF_EX128_CFG, false>;
-};
-template <typename T>
-struct ExactCfg<T, 64> {
-  using type = FwdCfg<T, 64, AF_EX64_CFG, false>;
-};
+using ExactCfg = PerHeadDim<D, FwdCfg<T, 128, AF_EX128_CFG, false>, FwdCfg<T, 64, AF_EX64_CFG, false>>;
 
 template <typename T>
 af_status run(const af_attn_params* p, const FwdArgs& a, cudaStream_t s) {
-  if (p->head_dim == 128) return launch_fwd<typename ExactCfg<T, 128>::type>(a, s);
-  return launch_fwd<typename ExactCfg<T, 64>::type>(a, s);
+  if (p->head_dim == 128) return launch_fwd<ExactCfg<T, 128>>(a, s);
+  return launch_fwd<ExactCfg<T, 64>>(a, s);
 }
 
 }  // namespace
 }  // namespace af
 
 extern "C" af_status af_attn_exact_fwd(const af_attn_params* p, cudaStream_t stream) {
-  af_status st = af::validate_shape(p);
-  if (st != AF_OK) return st;
-  if (af::empty_work(p)) return AF_OK;
-  st = af::validate_tensors(p);
-  if (st != AF_OK) return st;
+  bool empty = false;
+  af_status st = af::validate_call(p, &empty);
+  if (st != AF_OK || empty) return st;
   const af::FwdArgs a = af::base_args(p);
   if (p->dtype == AF_F16) return af::run<__half>(p, a, stream);
   return af::run<__nv_bfloat16>(p, a, stream);

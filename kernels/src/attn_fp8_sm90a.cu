@@ -68,69 +68,18 @@ struct Fp8Args {
   int batch, hq, hkv, group, seq_q, seq_kv, npad, q_groups, k_groups, m_blocks, causal;
 };
 
-template <typename T>
-__device__ __forceinline__ void load8v(const T* src, float (&x)[8]) {
-  const uint4 u = *reinterpret_cast<const uint4*>(src);
-  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 f = Half16<T>::unpack(w[i]);
-    x[2 * i] = f.x;
-    x[2 * i + 1] = f.y;
-  }
-}
-
 // Pass 4a: per-channel sum / max / min of V over a token split; grid (splits, b*hkv).
 template <typename T>
 __global__ void __launch_bounds__(kVThreads) v_stats_kernel(const VArgs a) {
-  constexpr int CPR = kD / 8, RPP = kVThreads / CPR;
-  __shared__ float red[3][RPP][kD + 4];
-  const int split = blockIdx.x, bhk = blockIdx.y;
-  const int b = bhk / a.hkv, hk = bhk % a.hkv;
-  const int c = threadIdx.x % CPR, r0 = threadIdx.x / CPR;
-  float sum[8], mx[8], mn[8];
-#pragma unroll
-  for (int i = 0; i < 8; ++i) { sum[i] = 0.f; mx[i] = -INFINITY; mn[i] = INFINITY; }
-  const int per = (a.seq_kv + a.splits - 1) / a.splits;
-  const int r_begin = split * per, r_end = min(a.seq_kv, r_begin + per);
-  const T* base = reinterpret_cast<const T*>(a.v) + b * a.v_sb + hk * a.v_sh + c * 8;
-  for (int r = r_begin + r0; r < r_end; r += RPP) {
-    float x[8];
-    load8v<T>(base + (int64_t)r * a.v_sn, x);
-#pragma unroll
-    for (int i = 0; i < 8; ++i) { sum[i] += x[i]; mx[i] = fmaxf(mx[i], x[i]); mn[i] = fminf(mn[i], x[i]); }
-  }
-#pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    red[0][r0][c * 8 + i] = sum[i];
-    red[1][r0][c * 8 + i] = mx[i];
-    red[2][r0][c * 8 + i] = mn[i];
-  }
-  __syncthreads();
-  for (int ch = threadIdx.x; ch < kD; ch += kVThreads) {
-    float s0 = 0.f, s1 = -INFINITY, s2 = INFINITY;
-    for (int r = 0; r < RPP; ++r) {
-      s0 += red[0][r][ch];
-      s1 = fmaxf(s1, red[1][r][ch]);
-      s2 = fminf(s2, red[2][r][ch]);
-    }
-    float* dst = a.vpart + ((int64_t)bhk * a.splits + split) * 3 * kD;
-    dst[ch] = s0;
-    dst[kD + ch] = s1;
-    dst[2 * kD + ch] = s2;
-  }
+  __shared__ float red[3][kVStatRows<kD, kVThreads>][kD + 4];
+  v_split_stats<T, kD, kVThreads>(a, red);
 }
 
 // Pass 4b: mean, e4m3 scale and the scaled range per channel; grid b*hkv, D threads.
 __global__ void __launch_bounds__(kD) v_finalize_kernel(const VArgs a) {
   const int bhk = blockIdx.x, ch = threadIdx.x;
-  float sum = 0.f, mx = -INFINITY, mn = INFINITY;
-  for (int s = 0; s < a.splits; ++s) {
-    const float* vp = a.vpart + ((int64_t)bhk * a.splits + s) * 3 * kD;
-    sum += vp[ch];
-    mx = fmaxf(mx, vp[kD + ch]);
-    mn = fminf(mn, vp[2 * kD + ch]);
-  }
+  float sum, mx, mn;
+  v_channel_stats<kD>(a.vpart, a.splits, bhk, ch, sum, mx, mn);
   const float mean = sum / static_cast<float>(a.seq_kv);
   float amax = fmaxf(mx - mean, mean - mn);
   if (!(amax > 1e-20f)) amax = 1e-20f;  // constant (or empty) channel: any scale > 0
@@ -164,7 +113,7 @@ __global__ void __launch_bounds__(kVThreads) v_quant_kernel(const VArgs a) {
     const int key = kb * 64 + r;
     float x[8];
     if (key < a.seq_kv) {
-      load8v<T>(base + (int64_t)key * a.v_sn + c8, x);
+      load8<T>(base + (int64_t)key * a.v_sn + c8, x);
 #pragma unroll
       for (int e = 0; e < 8; ++e) x[e] = (x[e] - mean[c8 + e]) / scale[c8 + e];
     } else {
@@ -581,19 +530,16 @@ extern "C" size_t af_attn_fp8_sm90a_workspace_bytes(const af_attn_params* p) {
 
 extern "C" af_status af_attn_fp8_sm90a_fwd(const af_attn_params* p, void* workspace, size_t workspace_bytes,
                                            cudaStream_t stream) {
-  af_status st = af::validate_shape(p);
-  if (st != AF_OK) return st;
-  if (af::empty_work(p)) return AF_OK;
-  st = af::validate_tensors(p);
-  if (st != AF_OK) return st;
+  bool empty = false;
+  af_status st = af::validate_call(p, &empty);
+  if (st != AF_OK || empty) return st;
   if (p->head_dim != 128 || p->seq_kv == 0) return AF_ERR_UNSUPPORTED;
   if (static_cast<int64_t>(p->batch) * p->heads_kv > 65535) return AF_ERR_UNSUPPORTED;
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return af::cuda_fail(cudaGetLastError());
   if (!af_attn_fp8_sm90a_available(dev)) return AF_ERR_UNSUPPORTED;
   const af::Fp8Ws w = af::fp8_ws(p);
-  if (workspace == nullptr || (reinterpret_cast<uintptr_t>(workspace) & 255u) != 0 || workspace_bytes < w.total)
-    return AF_ERR_INVALID;
+  if (!af::workspace_ok(workspace, workspace_bytes, w.total)) return AF_ERR_INVALID;
   char* ws = static_cast<char*>(workspace);
   if (p->dtype == AF_BF16) return af::run<__nv_bfloat16>(p, ws, w, stream);
   return af::run<__half>(p, ws, w, stream);

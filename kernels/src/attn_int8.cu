@@ -17,6 +17,7 @@
 #include "attnfarm/kernels.h"
 #include "af_host.h"
 #include "af_int8_qk.h"
+#include "af_stats.cuh"
 
 #ifndef AF_I8_128_CFG
 #define AF_I8_128_CFG 4, 2, 64, false, 2  // NWARPS, MT, BN, QREG, MINB
@@ -87,18 +88,6 @@ struct QuantArgs {
   float q_mul;  // sm_scale * log2(e)
 };
 
-template <typename T>
-__device__ __forceinline__ void load8(const T* src, float (&x)[8]) {
-  const uint4 u = *reinterpret_cast<const uint4*>(src);
-  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 f = Half16<T>::unpack(w[i]);
-    x[2 * i] = f.x;
-    x[2 * i + 1] = f.y;
-  }
-}
-
 // Pass 1, per-channel statistics over a token split: grid (splits, b*hkv, 2).
 // z = 0: sum / max / min of K; z = 1: max |Q| over the heads of the kv group.
 template <typename T, int D>
@@ -152,20 +141,11 @@ __global__ void __launch_bounds__(kMeanThreads) stats_kernel(const QuantArgs a) 
         }
     }
   }
-#pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    red[0][r0][c * 8 + i] = sum[i];
-    red[1][r0][c * 8 + i] = mx[i];
-    red[2][r0][c * 8 + i] = mn[i];
-  }
+  stash_partials(red, r0, c, sum, mx, mn);
   __syncthreads();
   for (int ch = threadIdx.x; ch < D; ch += kMeanThreads) {
-    float s0 = 0.f, s1 = -INFINITY, s2 = INFINITY;
-    for (int r = 0; r < RPP; ++r) {
-      s0 += red[0][r][ch];
-      s1 = fmaxf(s1, red[1][r][ch]);
-      s2 = fminf(s2, red[2][r][ch]);
-    }
+    float s0, s1, s2;
+    column_stats(red, ch, s0, s1, s2);
     if (is_k) {
       float* dst = a.kpart + ((int64_t)bhk * a.splits + split) * 3 * D;
       dst[ch] = s0;
@@ -349,15 +329,7 @@ __global__ void __launch_bounds__(kQuantWarps * 32) quantize_kernel(const QuantA
 }
 
 template <typename T, int D>
-struct Int8Cfg;
-template <typename T>
-struct Int8Cfg<T, 128> {
-  using type = FwdCfg<T, 128, AF_I8_128_CFG, true>;
-};
-template <typename T>
-struct Int8Cfg<T, 64> {
-  using type = FwdCfg<T, 64, AF_I8_64_CFG, true>;
-};
+using Int8Cfg = PerHeadDim<D, FwdCfg<T, 128, AF_I8_128_CFG, true>, FwdCfg<T, 64, AF_I8_64_CFG, true>>;
 
 // Passes 1-3 into the workspace; `out` then points at the int8 Q/K, their
 // scales and the LSE correction.
@@ -418,7 +390,7 @@ af_status run(const af_attn_params* p, char* ws, const WsLayout& w, cudaStream_t
   if (st != AF_OK) return st;
   // Pass 4.
   FwdArgs a = int8_fwd_args(p, qk);
-  return launch_fwd<typename Int8Cfg<T, D>::type>(a, stream);
+  return launch_fwd<Int8Cfg<T, D>>(a, stream);
 }
 
 }  // namespace
@@ -427,12 +399,9 @@ size_t int8_qk_workspace_bytes(const af_attn_params* p) { return ws_layout(p).to
 
 af_status int8_qk_quantize(const af_attn_params* p, char* ws, cudaStream_t stream, Int8Qk* out) {
   const WsLayout w = ws_layout(p);
-  const bool bf = p->dtype == AF_BF16;
-  if (p->head_dim == 128)
-    return bf ? quantize_qk<__nv_bfloat16, 128>(p, ws, w, stream, out)
-              : quantize_qk<__half, 128>(p, ws, w, stream, out);
-  return bf ? quantize_qk<__nv_bfloat16, 64>(p, ws, w, stream, out)
-            : quantize_qk<__half, 64>(p, ws, w, stream, out);
+  return dispatch_dtype_dim(p, [&](auto t, auto d) {
+    return quantize_qk<typename decltype(t)::type, decltype(d)::value>(p, ws, w, stream, out);
+  });
 }
 
 }  // namespace af
@@ -445,18 +414,13 @@ extern "C" size_t af_attn_int8_workspace_bytes(const af_attn_params* p) {
 
 extern "C" af_status af_attn_int8_fwd(const af_attn_params* p, void* workspace,
                                       size_t workspace_bytes, cudaStream_t stream) {
-  af_status st = af::validate_shape(p);
-  if (st != AF_OK) return st;
-  if (af::empty_work(p)) return AF_OK;
-  st = af::validate_tensors(p);
-  if (st != AF_OK) return st;
+  bool empty = false;
+  af_status st = af::validate_call(p, &empty);
+  if (st != AF_OK || empty) return st;
   const af::WsLayout w = af::ws_layout(p);
-  if (workspace == nullptr || (reinterpret_cast<uintptr_t>(workspace) & 255u) != 0 ||
-      workspace_bytes < w.total)
-    return AF_ERR_INVALID;
+  if (!af::workspace_ok(workspace, workspace_bytes, w.total)) return AF_ERR_INVALID;
   char* ws = static_cast<char*>(workspace);
-  const bool bf = p->dtype == AF_BF16;
-  if (p->head_dim == 128)
-    return bf ? af::run<__nv_bfloat16, 128>(p, ws, w, stream) : af::run<__half, 128>(p, ws, w, stream);
-  return bf ? af::run<__nv_bfloat16, 64>(p, ws, w, stream) : af::run<__half, 64>(p, ws, w, stream);
+  return af::dispatch_dtype_dim(p, [&](auto t, auto d) {
+    return af::run<typename decltype(t)::type, decltype(d)::value>(p, ws, w, stream);
+  });
 }

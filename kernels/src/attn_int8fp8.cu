@@ -128,62 +128,11 @@ struct VArgs {
   int hkv, seq_kv, splits, nk_pad;
 };
 
-template <typename T>
-__device__ __forceinline__ void load8v(const T* src, float (&x)[8]) {
-  const uint4 u = *reinterpret_cast<const uint4*>(src);
-  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 f = Half16<T>::unpack(w[i]);
-    x[2 * i] = f.x;
-    x[2 * i + 1] = f.y;
-  }
-}
-
 // grid (splits, b*hkv): per-channel sum / max / min of V over a token split.
 template <typename T, int D>
 __global__ void __launch_bounds__(kVThreads) vstats_kernel(const VArgs a) {
-  constexpr int CPR = D / 8;
-  constexpr int RPP = kVThreads / CPR;
-  __shared__ float red[3][RPP][D + 4];
-  const int split = blockIdx.x, bhk = blockIdx.y;
-  const int b = bhk / a.hkv, hk = bhk % a.hkv;
-  const int c = threadIdx.x % CPR, r0 = threadIdx.x / CPR;
-  float sum[8], mx[8], mn[8];
-#pragma unroll
-  for (int i = 0; i < 8; ++i) { sum[i] = 0.f; mx[i] = -INFINITY; mn[i] = INFINITY; }
-  const int per = (a.seq_kv + a.splits - 1) / a.splits;
-  const int r_begin = split * per, r_end = min(a.seq_kv, r_begin + per);
-  const T* base = reinterpret_cast<const T*>(a.v) + b * a.v_sb + hk * a.v_sh + c * 8;
-  for (int r = r_begin + r0; r < r_end; r += RPP) {
-    float x[8];
-    load8v<T>(base + (int64_t)r * a.v_sn, x);
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      sum[i] += x[i];
-      mx[i] = fmaxf(mx[i], x[i]);
-      mn[i] = fminf(mn[i], x[i]);
-    }
-  }
-#pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    red[0][r0][c * 8 + i] = sum[i];
-    red[1][r0][c * 8 + i] = mx[i];
-    red[2][r0][c * 8 + i] = mn[i];
-  }
-  __syncthreads();
-  for (int ch = threadIdx.x; ch < D; ch += kVThreads) {
-    float s0 = 0.f, s1 = -INFINITY, s2 = INFINITY;
-    for (int r = 0; r < RPP; ++r) {
-      s0 += red[0][r][ch];
-      s1 = fmaxf(s1, red[1][r][ch]);
-      s2 = fminf(s2, red[2][r][ch]);
-    }
-    float* dst = a.vpart + ((int64_t)bhk * a.splits + split) * 3 * D;
-    dst[ch] = s0;
-    dst[D + ch] = s1;
-    dst[2 * D + ch] = s2;
-  }
+  __shared__ float red[3][kVStatRows<D, kVThreads>][D + 4];
+  v_split_stats<T, D, kVThreads>(a, red);
 }
 
 // grid (nk_pad / 64, b*hkv): 64 keys of one kv head -> e4m3 V^T columns.
@@ -199,13 +148,8 @@ __global__ void __launch_bounds__(kVThreads) vquant_kernel(const VArgs a) {
   const int kg = blockIdx.x, bhk = blockIdx.y;
   const int b = bhk / a.hkv, hk = bhk % a.hkv;
   for (int ch = threadIdx.x; ch < D; ch += kVThreads) {
-    float sum = 0.f, mx = -INFINITY, mn = INFINITY;
-    for (int s = 0; s < a.splits; ++s) {
-      const float* vp = a.vpart + ((int64_t)bhk * a.splits + s) * 3 * D;
-      sum += vp[ch];
-      mx = fmaxf(mx, vp[D + ch]);
-      mn = fminf(mn, vp[2 * D + ch]);
-    }
+    float sum, mx, mn;
+    v_channel_stats<D>(a.vpart, a.splits, bhk, ch, sum, mx, mn);
     const float mean = sum / static_cast<float>(a.seq_kv);
     const float amax = fmaxf(fmaxf(mx - mean, mean - mn), kVMinAmax);
     const float inv = kFp8Max / amax;
@@ -227,7 +171,7 @@ __global__ void __launch_bounds__(kVThreads) vquant_kernel(const VArgs a) {
     const int key = kg * kVGroup + kl;
     float x[8];
     if (key < a.seq_kv) {
-      load8v<T>(base + (int64_t)key * a.v_sn, x);
+      load8<T>(base + (int64_t)key * a.v_sn, x);
 #pragma unroll
       for (int i = 0; i < 8; ++i) x[i] = (x[i] - s_mean[c * 8 + i]) * s_inv[c * 8 + i];
     } else {
@@ -340,8 +284,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
   if (n_tiles > 0) load_tile<D, VTROW, NT>(sV, vtg, A.nk_pad, D, tid);
   cp_async_commit();
 
-  const int q_lrow = lane & 15, q_lchunk = lane >> 4;
-  const int k_lrow = (lane & 7) + ((lane >> 4) << 3), k_lchunk = (lane >> 3) & 1;
+  const QkLanes ql = qk_lanes(lane);
   const int v_lrow = lane & 7, v_lchunk = lane >> 3;  // V^T: 8 channels x 4 chunks of 16 keys
 
   const int wrow0 = m0 + warp * MT * 16;
@@ -354,27 +297,12 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
     qmul[mt] = gi < a.q_groups ? __ldg(a.q_scale + (int64_t)bh * a.q_groups + gi) : 1.f;
   }
 
-  uint32_t qf[C::QREG ? MT : 1][C::QREG ? C::KSTEPS : 1][4];
-  if constexpr (C::QREG) {
-    cp_async_wait<2>();
-    __syncthreads();
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int ks = 0; ks < C::KSTEPS; ++ks)
-        ldsm_x4(qf[mt][ks][0], qf[mt][ks][1], qf[mt][ks][2], qf[mt][ks][3],
-                sQ + swz<QROW>((warp * MT + mt) * 16 + q_lrow, ks * 2 + q_lchunk));
-  }
+  QFrags<C> qf;
+  load_q_frags<C>(qf, sQ, warp, ql);
 
   float o[MT][C::DTILE][4];
   float mrow[MT][2], lsum[MT][4];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt) {
-#pragma unroll
-    for (int j = 0; j < C::DTILE; ++j) o[mt][j][0] = o[mt][j][1] = o[mt][j][2] = o[mt][j][3] = 0.f;
-    mrow[mt][0] = mrow[mt][1] = -INFINITY;
-    lsum[mt][0] = lsum[mt][1] = lsum[mt][2] = lsum[mt][3] = 0.f;
-  }
+  init_softmax_state<C>(o, mrow, lsum);
 
   const bool warp_has_rows = wrow0 < a.seq_q;
 
@@ -399,35 +327,8 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
     float s[MT][C::NTILE][4];
     if (active) {
       int acc[MT][C::NTILE][4];
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int j = 0; j < C::NTILE; ++j) acc[mt][j][0] = acc[mt][j][1] = acc[mt][j][2] = acc[mt][j][3] = 0;
-
-#pragma unroll
-      for (int ks = 0; ks < C::KSTEPS; ++ks) {
-        uint32_t qa[MT][4];
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt) {
-          if constexpr (C::QREG) {
-#pragma unroll
-            for (int i = 0; i < 4; ++i) qa[mt][i] = qf[mt][ks][i];
-          } else {
-            ldsm_x4(qa[mt][0], qa[mt][1], qa[mt][2], qa[mt][3],
-                    sQ + swz<QROW>((warp * MT + mt) * 16 + q_lrow, ks * 2 + q_lchunk));
-          }
-        }
-#pragma unroll
-        for (int np = 0; np < BN / 16; ++np) {
-          uint32_t b0, b1, b2, b3;
-          ldsm_x4(b0, b1, b2, b3, sKt + swz<QROW>(np * 16 + k_lrow, ks * 2 + k_lchunk));
-#pragma unroll
-          for (int mt = 0; mt < MT; ++mt) {
-            mma_s8(acc[mt][2 * np], qa[mt], b0, b1);
-            mma_s8(acc[mt][2 * np + 1], qa[mt], b2, b3);
-          }
-        }
-      }
+      uint32_t qa[MT][4];  // scratch: one k-step's Q fragments
+      qk_product<C, true>(acc, qf, sQ, sKt, warp, ql, qa);
 
       float sc[MT];
 #pragma unroll
@@ -456,38 +357,14 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
-          int tm[C::NTILE];
-#pragma unroll
-          for (int j = 0; j < C::NTILE; ++j) tm[j] = max(acc[mt][j][2 * hr], acc[mt][j][2 * hr + 1]);
-#pragma unroll
-          for (int w = C::NTILE / 2; w > 0; w >>= 1)
-#pragma unroll
-            for (int j = 0; j < w; ++j) tm[j] = max(tm[j], tm[j + w]);
-          int mi = tm[0];
-          mi = max(mi, __shfl_xor_sync(0xffffffffu, mi, 1));
-          mi = max(mi, __shfl_xor_sync(0xffffffffu, mi, 2));
+          int tm[C::NTILE];  // scratch
+          const int mi = int8_row_max<C::NTILE>(acc[mt], hr, tm);
           const float mx = mi == kMaskedI ? -INFINITY : static_cast<float>(mi) * sc[mt];
           const bool move = mx > mrow[mt][hr] + kRescale;  // also: first key seen
           mnew[mt][hr] = move ? mx : mrow[mt][hr];
           any_move |= move;
         }
-      if (__any_sync(0xffffffffu, any_move)) {
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-          for (int hr = 0; hr < 2; ++hr) {
-            const float alpha =
-                mnew[mt][hr] == mrow[mt][hr] ? 1.f : fast_exp2(mrow[mt][hr] - mnew[mt][hr]);
-            mrow[mt][hr] = mnew[mt][hr];
-            lsum[mt][2 * hr] *= alpha;
-            lsum[mt][2 * hr + 1] *= alpha;
-#pragma unroll
-            for (int j = 0; j < C::DTILE; ++j) {
-              o[mt][j][2 * hr] *= alpha;
-              o[mt][j][2 * hr + 1] *= alpha;
-            }
-          }
-      }
+      rescale_rows<C>(any_move, mnew, mrow, lsum, o);
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -585,21 +462,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
       }
     }
   __syncthreads();
-  {
-    constexpr int CPR = OROW / 16;
-    constexpr int CHUNKS = BM * CPR;
-    static_assert(CHUNKS % NT == 0, "epilogue");
-    char* og = a.o + b * a.o_sb + h * a.o_sh;
-#pragma unroll
-    for (int it = 0; it < CHUNKS / NT; ++it) {
-      const int idx = it * NT + tid;
-      const int r = idx / CPR, c = idx % CPR;
-      if (m0 + r < a.seq_q) {
-        const uint4 val = *reinterpret_cast<const uint4*>(smem + swz<OROW>(r, c));
-        *reinterpret_cast<uint4*>(og + (int64_t)(m0 + r) * a.o_sn + c * 16) = val;
-      }
-    }
-  }
+  store_o_tile<BM, OROW, NT>(smem, a, b, h, m0, tid);
 #elif defined(__CUDA_ARCH__)
   __trap();
 #endif
@@ -608,15 +471,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
 // ---- host -------------------------------------------------------------------
 
 template <typename T, int D>
-struct F8Cfg;
-template <typename T>
-struct F8Cfg<T, 128> {
-  using type = Fp8Cfg<T, 128, AF_F8_128_CFG>;
-};
-template <typename T>
-struct F8Cfg<T, 64> {
-  using type = Fp8Cfg<T, 64, AF_F8_64_CFG>;
-};
+using F8Cfg = PerHeadDim<D, Fp8Cfg<T, 128, AF_F8_128_CFG>, Fp8Cfg<T, 64, AF_F8_64_CFG>>;
 
 struct F8Ws {
   size_t vpart, vchan, vt, total;
@@ -647,18 +502,7 @@ inline F8Ws f8_layout(const af_attn_params* p) {
 template <class C>
 af_status launch_f8(const Fp8Args& args, cudaStream_t stream) {
   Fp8Args a = args;
-  const int64_t m_blocks = (static_cast<int64_t>(a.f.seq_q) + C::BM - 1) / C::BM;
-  const int64_t grid = m_blocks * a.f.hq * a.f.batch;
-  if (grid <= 0) return AF_OK;
-  if (grid > INT_MAX) return AF_ERR_UNSUPPORTED;
-  a.f.m_blocks = static_cast<int>(m_blocks);
-  auto kern = fp8_fwd_kernel<C>;
-  cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
-  if (e != cudaSuccess) return cuda_fail(e);
-  kern<<<static_cast<unsigned>(grid), C::NT, C::SMEM, stream>>>(a);
-  e = cudaGetLastError();
-  if (e != cudaSuccess) return cuda_fail(e);
-  return AF_OK;
+  return launch_rows<C, Fp8Args>(fp8_fwd_kernel<C>, a, a.f, stream);
 }
 
 template <typename T, int D>
@@ -693,7 +537,7 @@ af_status run(const af_attn_params* p, char* ws, const F8Ws& w, cudaStream_t str
   a.vt = va.vt;
   a.vchan = va.vchan;
   a.nk_pad = w.nk_pad;
-  return launch_f8<typename F8Cfg<T, D>::type>(a, stream);
+  return launch_f8<F8Cfg<T, D>>(a, stream);
 }
 
 // The e4m3 mma exists from sm_89 (Ada) on; the kernels trap below that.
@@ -717,20 +561,15 @@ extern "C" size_t af_attn_int8fp8_workspace_bytes(const af_attn_params* p) {
 
 extern "C" af_status af_attn_int8fp8_fwd(const af_attn_params* p, void* workspace,
                                          size_t workspace_bytes, cudaStream_t stream) {
-  af_status st = af::validate_shape(p);
-  if (st != AF_OK) return st;
-  if (af::empty_work(p)) return AF_OK;
-  st = af::validate_tensors(p);
-  if (st != AF_OK) return st;
+  bool empty = false;
+  af_status st = af::validate_call(p, &empty);
+  if (st != AF_OK || empty) return st;
   const af::F8Ws w = af::f8_layout(p);
-  if (workspace == nullptr || (reinterpret_cast<uintptr_t>(workspace) & 255u) != 0 ||
-      workspace_bytes < w.total)
-    return AF_ERR_INVALID;
+  if (!af::workspace_ok(workspace, workspace_bytes, w.total)) return AF_ERR_INVALID;
   st = af::device_has_fp8_mma();
   if (st != AF_OK) return st;
   char* ws = static_cast<char*>(workspace);
-  const bool bf = p->dtype == AF_BF16;
-  if (p->head_dim == 128)
-    return bf ? af::run<__nv_bfloat16, 128>(p, ws, w, stream) : af::run<__half, 128>(p, ws, w, stream);
-  return bf ? af::run<__nv_bfloat16, 64>(p, ws, w, stream) : af::run<__half, 64>(p, ws, w, stream);
+  return af::dispatch_dtype_dim(p, [&](auto t, auto d) {
+    return af::run<typename decltype(t)::type, decltype(d)::value>(p, ws, w, stream);
+  });
 }
