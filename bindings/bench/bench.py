@@ -75,20 +75,6 @@ def flops(s: Dict) -> float:
     return f / 2 if s["causal"] else f
 
 
-def time_events(fn: Callable[[], object], warmup: int, iters: int) -> List[float]:
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
-    for i in range(iters):
-        starts[i].record()
-        fn()
-        ends[i].record()
-    torch.cuda.synchronize()
-    return [s.elapsed_time(e) for s, e in zip(starts, ends)]
-
-
 @contextlib.contextmanager
 def routing_off():
     """attnfarm's own kernels only (no routing to torch SDPA) inside the block."""
@@ -102,27 +88,28 @@ def routing_off():
         attnfarm.set_torch_routing(before)
 
 
-def time_interleaved(methods: Dict[str, tuple], rounds: int) -> Dict[str, List[float]]:
+def time_interleaved(
+    methods: Dict[str, Callable[[], object]], setting: Callable[[str], object], rounds: int
+) -> Dict[str, List[float]]:
     """CUDA-event time (ms) of single calls, the methods taking turns.
 
     Each round calls every method once, in an order rotated by one each
     round, so clock and power state, L2 contents and the order of measurement
     fall on all methods alike (timing each method in its own block let the
-    first one measured run at a higher clock). `methods`: name -> (fn,
-    setting), where setting(name) is the context one call runs under; it is
-    entered and left outside the timed region.
+    first one measured run at a higher clock). `setting(name)` is the context
+    one call of that method runs under; it is entered and left outside the
+    timed region.
     """
     names = list(methods)
     pairs = {n: [] for n in names}
     for r in range(rounds):
         order = names[r % len(names):] + names[: r % len(names)] if names else []
         for n in order:
-            fn, setting = methods[n]
             with setting(n):
                 start = torch.cuda.Event(enable_timing=True)
                 end = torch.cuda.Event(enable_timing=True)
                 start.record()
-                fn()
+                methods[n]()
                 end.record()
             pairs[n].append((start, end))
     torch.cuda.synchronize()
@@ -195,7 +182,6 @@ def bench_shape(s: Dict, warmup: int, min_iters: int, budget_s: float = 0.5, aga
     if gqa:
         kw["enable_gqa"] = True
     f = flops(s)
-    # Enough timed calls to cover ~0.5 s, at least min_iters.
     sdpa = lambda: F.scaled_dot_product_attention(q, k, v, **kw)  # noqa: E731
     methods: Dict[str, Callable[[], object]] = {
         "sdpa": sdpa,
@@ -249,7 +235,7 @@ def bench_shape(s: Dict, warmup: int, min_iters: int, budget_s: float = 0.5, aga
             del methods[name]
     # Enough rounds to cover ~budget_s per method, at least min_iters, at most 200.
     rounds = max(min_iters, min(200, int(budget_s * max(len(one), 1) / max(sum(one.values()), 1e-5))))
-    times = time_interleaved({n: (methods[n], setting) for n in methods}, rounds)
+    times = time_interleaved(methods, setting, rounds)
     ref = outs.get("sdpa")
     for name, ts in times.items():
         med = statistics.median(ts)
