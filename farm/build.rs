@@ -1,6 +1,8 @@
 //! Packs the sources a wheel build needs into `$OUT_DIR/sources.bin`
 //! (format: `xtask::farm::bundle`), and records the source revision and
 //! commit time, so the binary builds its own release's sources anywhere.
+//! Also sets the `attnfarm_e2e` cfg under `ATTNFARM_E2E=1`, as xtask's
+//! build script does: without it the real-build test is reported ignored.
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +48,11 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
 }
 
 fn main() {
+    println!("cargo:rerun-if-env-changed=ATTNFARM_E2E");
+    println!("cargo:rustc-check-cfg=cfg(attnfarm_e2e)");
+    if std::env::var("ATTNFARM_E2E").is_ok_and(|v| v == "1") {
+        println!("cargo:rustc-cfg=attnfarm_e2e");
+    }
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().expect("workspace root").to_path_buf();
     let mut files = Vec::new();

@@ -82,13 +82,13 @@ pub fn wheel_spec(local: &str, platform: &str, requires: &str) -> crate::wheel::
     );
     crate::wheel::WheelSpec {
         metadata: CoreMetadata {
-            name: "attnfarm".into(),
+            name: "attnfarm".parse().unwrap(),
             version,
             summary: "test".into(),
             license_expression: "Apache-2.0".into(),
             license_files: vec!["LICENSE".into()],
             requires_dist: vec![requires.into()],
-            requires_python: ">=3.10".into(),
+            requires_python: ">=3.10".parse().unwrap(),
             project_urls: Default::default(),
             description: None,
         },

@@ -496,6 +496,220 @@ impl fmt::Display for PythonTag {
     }
 }
 
+/// A comparison operator of a version specifier (PEP 440).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SpecifierOp {
+    /// `>=`
+    AtLeast,
+    /// `>`
+    Above,
+    /// `<=`
+    AtMost,
+    /// `<`
+    Below,
+    /// `==`
+    Equal,
+    /// `!=`
+    NotEqual,
+    /// `~=` (compatible release)
+    Compatible,
+}
+
+impl SpecifierOp {
+    /// Longest first, so that `>=` is not read as `>` then `=3.10`.
+    const ALL: [SpecifierOp; 7] = [
+        SpecifierOp::AtLeast,
+        SpecifierOp::AtMost,
+        SpecifierOp::Equal,
+        SpecifierOp::NotEqual,
+        SpecifierOp::Compatible,
+        SpecifierOp::Above,
+        SpecifierOp::Below,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpecifierOp::AtLeast => ">=",
+            SpecifierOp::Above => ">",
+            SpecifierOp::AtMost => "<=",
+            SpecifierOp::Below => "<",
+            SpecifierOp::Equal => "==",
+            SpecifierOp::NotEqual => "!=",
+            SpecifierOp::Compatible => "~=",
+        }
+    }
+}
+
+/// One clause of a [`RequiresPython`]: an operator and a release version
+/// (its numeric segments). Ex) `>=3.10` is (`AtLeast`, `[3, 10]`)
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Specifier {
+    pub op: SpecifierOp,
+    pub release: Vec<u32>,
+}
+
+/// Compares two release versions the PEP 440 way: missing segments are 0
+/// (`3.10` == `3.10.0`).
+fn cmp_release(a: &[u32], b: &[u32]) -> std::cmp::Ordering {
+    let n = a.len().max(b.len());
+    let at = |v: &[u32], i: usize| v.get(i).copied().unwrap_or(0);
+    (0..n)
+        .map(|i| at(a, i).cmp(&at(b, i)))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
+impl Specifier {
+    /// Whether the release version `v` (final releases only: the farm never
+    /// asks about pre-releases) satisfies this clause.
+    pub fn admits(&self, v: &[u32]) -> bool {
+        use std::cmp::Ordering::*;
+        let o = cmp_release(v, &self.release);
+        match self.op {
+            SpecifierOp::AtLeast => o != Less,
+            SpecifierOp::Above => o == Greater,
+            SpecifierOp::AtMost => o != Greater,
+            SpecifierOp::Below => o == Less,
+            SpecifierOp::Equal => o == Equal,
+            SpecifierOp::NotEqual => o != Equal,
+            SpecifierOp::Compatible => {
+                // `~=3.10.2` is `>=3.10.2, ==3.10.*`.
+                let prefix = &self.release[..self.release.len() - 1];
+                o != Less && cmp_release(&v[..prefix.len().min(v.len())], prefix) == Equal
+            }
+        }
+    }
+}
+
+/// Why a text is not a [`RequiresPython`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RequiresPythonProblem {
+    #[error("it is empty")]
+    Empty,
+    #[error("clause {0} is empty")]
+    EmptyClause(usize),
+    #[error("spaces are not allowed (write the clauses joined by `,` alone)")]
+    Whitespace,
+    #[error("clause `{0}`: unknown or missing operator (one of >=, >, <=, <, ==, !=, ~=)")]
+    Operator(String),
+    #[error("clause `{clause}`: `{version}` is not a release version (numbers joined by `.`, no leading zeros, e.g. `3.10`)")]
+    Version { clause: String, version: String },
+    #[error("clause `{0}`: `~=` needs at least two release segments (e.g. `~=3.10`)")]
+    CompatibleSegments(String),
+}
+
+/// The text and the reason it is not a Requires-Python value.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`{text}` is not a Requires-Python specifier set: {problem} (expected e.g. `>=3.10`, `>=3.9,<4`)")]
+pub struct RequiresPythonError {
+    pub text: String,
+    pub problem: RequiresPythonProblem,
+}
+
+/// A wheel's `Requires-Python`: a PEP 440 version specifier set of release
+/// versions, clauses joined by `,` without spaces (the form the farm writes
+/// into METADATA and the index's `data-requires-python`). Operators `>=`,
+/// `>`, `<=`, `<`, `==`, `!=`, `~=`; no wildcards, no pre-releases.
+/// Ex) `>=3.10`, `>=3.9,<4`
+///
+/// Displays and serialises as the text it was parsed from.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequiresPython(String, Vec<Specifier>);
+
+impl RequiresPython {
+    /// `>=3.{minor}` of a CPython tag. Ex) `cp39` → `>=3.9`
+    pub fn floor(tag: PythonTag) -> RequiresPython {
+        RequiresPython(
+            format!(">=3.{}", tag.minor()),
+            vec![Specifier {
+                op: SpecifierOp::AtLeast,
+                release: vec![3, tag.minor()],
+            }],
+        )
+    }
+
+    pub fn specifiers(&self) -> &[Specifier] {
+        &self.1
+    }
+
+    /// Whether release `v` satisfies every clause. Ex) `>=3.9,<4` admits `3.12`
+    pub fn admits(&self, v: &[u32]) -> bool {
+        self.1.iter().all(|s| s.admits(v))
+    }
+
+    /// Whether some CPython 3 release from `floor` (a stable-ABI floor) on is
+    /// admitted: the minors `3.m` (m ≥ the floor's) and every version a
+    /// clause names at or above the floor are tried.
+    /// Ex) `>=3.10` admits one from `cp39` on; `<3.9` does not
+    pub fn admits_cpython_from(&self, floor: PythonTag) -> bool {
+        let start = [3, floor.minor()];
+        let named = self
+            .1
+            .iter()
+            .map(|s| s.release.clone())
+            .filter(|r| r.first() == Some(&3) && cmp_release(r, &start).is_ge());
+        (floor.minor()..=floor.minor() + 100)
+            .map(|m| vec![3, m])
+            .chain(named)
+            .any(|v| self.admits(&v))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for RequiresPython {
+    type Err = RequiresPythonError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |problem| RequiresPythonError {
+            text: s.to_string(),
+            problem,
+        };
+        if s.is_empty() {
+            return Err(err(RequiresPythonProblem::Empty));
+        }
+        if s.chars().any(char::is_whitespace) {
+            return Err(err(RequiresPythonProblem::Whitespace));
+        }
+        let mut specs = Vec::new();
+        for (i, clause) in s.split(',').enumerate() {
+            if clause.is_empty() {
+                return Err(err(RequiresPythonProblem::EmptyClause(i + 1)));
+            }
+            let Some(op) = SpecifierOp::ALL
+                .into_iter()
+                .find(|op| clause.starts_with(op.as_str()))
+            else {
+                return Err(err(RequiresPythonProblem::Operator(clause.to_string())));
+            };
+            let version = &clause[op.as_str().len()..];
+            let release: Option<Vec<u32>> = version.split('.').map(parse_u32).collect();
+            let Some(release) = release else {
+                // `===3.10`, `>==3.10`: an operator this set does not know.
+                let problem = if version.starts_with(['=', '<', '>', '!', '~']) {
+                    RequiresPythonProblem::Operator(clause.to_string())
+                } else {
+                    RequiresPythonProblem::Version {
+                        clause: clause.to_string(),
+                        version: version.to_string(),
+                    }
+                };
+                return Err(err(problem));
+            };
+            if op == SpecifierOp::Compatible && release.len() < 2 {
+                return Err(err(RequiresPythonProblem::CompatibleSegments(
+                    clause.to_string(),
+                )));
+            }
+            specs.push(Specifier { op, release });
+        }
+        Ok(RequiresPython(s.to_string(), specs))
+    }
+}
+
+string_newtype!(RequiresPython);
+
 /// Implements serde for a type through its `FromStr`/`Display` pair.
 macro_rules! serde_via_str {
     ($($t:ty),*) => {$(
@@ -520,12 +734,164 @@ serde_via_str!(
     TorchRelease,
     CudaVersion,
     SmArch,
-    PythonTag
+    PythonTag,
+    RequiresPython
 );
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requires_python_parses_and_round_trips() {
+        use SpecifierOp::*;
+        type Clauses = &'static [(SpecifierOp, &'static [u32])];
+        let table: [(&str, Clauses); 9] = [
+            (">=3.10", &[(AtLeast, &[3, 10])]),
+            (">=3.9,<4", &[(AtLeast, &[3, 9]), (Below, &[4])]),
+            (">3.8", &[(Above, &[3, 8])]),
+            ("<=3.13.1", &[(AtMost, &[3, 13, 1])]),
+            ("==3.12", &[(Equal, &[3, 12])]),
+            (
+                "!=3.11.0,>=3.10",
+                &[(NotEqual, &[3, 11, 0]), (AtLeast, &[3, 10])],
+            ),
+            ("~=3.10", &[(Compatible, &[3, 10])]),
+            ("~=3.10.2", &[(Compatible, &[3, 10, 2])]),
+            (">=3.0", &[(AtLeast, &[3, 0])]),
+        ];
+        for (text, specs) in table {
+            let r: RequiresPython = text.parse().unwrap();
+            let got: Vec<(SpecifierOp, &[u32])> = r
+                .specifiers()
+                .iter()
+                .map(|s| (s.op, s.release.as_slice()))
+                .collect();
+            assert_eq!(got, specs, "{text}");
+            assert_eq!(r.to_string(), text);
+            assert_eq!(r, text);
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<RequiresPython>(&json).unwrap(), r);
+        }
+        let floor = RequiresPython::floor(PythonTag::cpython3(9));
+        assert_eq!(floor, ">=3.9");
+        assert_eq!(floor, ">=3.9".parse::<RequiresPython>().unwrap());
+    }
+
+    #[test]
+    fn requires_python_rejects() {
+        let e = |s: &str| s.parse::<RequiresPython>().unwrap_err();
+        use RequiresPythonProblem as P;
+        let table = [
+            ("", P::Empty),
+            (">=3.9,", P::EmptyClause(2)),
+            (",>=3.9", P::EmptyClause(1)),
+            (">=3.9, <4", P::Whitespace),
+            (" >=3.9", P::Whitespace),
+            ("3.10", P::Operator("3.10".into())),
+            ("=>3.10", P::Operator("=>3.10".into())),
+            ("=3.10", P::Operator("=3.10".into())),
+            ("===3.10", P::Operator("===3.10".into())),
+            (">==3.10", P::Operator(">==3.10".into())),
+            ("^3.10", P::Operator("^3.10".into())),
+            (
+                ">=3.x",
+                P::Version {
+                    clause: ">=3.x".into(),
+                    version: "3.x".into(),
+                },
+            ),
+            (
+                ">=3.",
+                P::Version {
+                    clause: ">=3.".into(),
+                    version: "3.".into(),
+                },
+            ),
+            (
+                ">=",
+                P::Version {
+                    clause: ">=".into(),
+                    version: "".into(),
+                },
+            ),
+            (
+                ">=3.09",
+                P::Version {
+                    clause: ">=3.09".into(),
+                    version: "3.09".into(),
+                },
+            ),
+            (
+                "==3.*",
+                P::Version {
+                    clause: "==3.*".into(),
+                    version: "3.*".into(),
+                },
+            ),
+            (
+                ">=3.10rc1",
+                P::Version {
+                    clause: ">=3.10rc1".into(),
+                    version: "3.10rc1".into(),
+                },
+            ),
+            ("~=3", P::CompatibleSegments("~=3".into())),
+        ];
+        for (text, problem) in table {
+            assert_eq!(
+                e(text),
+                RequiresPythonError {
+                    text: text.into(),
+                    problem
+                },
+                "{text:?}"
+            );
+        }
+        insta::assert_snapshot!(e(""), @"`` is not a Requires-Python specifier set: it is empty (expected e.g. `>=3.10`, `>=3.9,<4`)");
+        insta::assert_snapshot!(e("=>3.10"), @"`=>3.10` is not a Requires-Python specifier set: clause `=>3.10`: unknown or missing operator (one of >=, >, <=, <, ==, !=, ~=) (expected e.g. `>=3.10`, `>=3.9,<4`)");
+        insta::assert_snapshot!(e(">=3.x"), @"`>=3.x` is not a Requires-Python specifier set: clause `>=3.x`: `3.x` is not a release version (numbers joined by `.`, no leading zeros, e.g. `3.10`) (expected e.g. `>=3.10`, `>=3.9,<4`)");
+        insta::assert_snapshot!(e(">=3.9, <4"), @"`>=3.9, <4` is not a Requires-Python specifier set: spaces are not allowed (write the clauses joined by `,` alone) (expected e.g. `>=3.10`, `>=3.9,<4`)");
+        assert!(serde_json::from_str::<RequiresPython>("\"3.10\"").is_err());
+    }
+
+    #[test]
+    fn requires_python_admits() {
+        let r = |s: &str| s.parse::<RequiresPython>().unwrap();
+        let table: [(&str, &[u32], bool); 16] = [
+            (">=3.10", &[3, 10], true),
+            (">=3.10", &[3, 10, 0], true),
+            (">=3.10", &[3, 9, 7], false),
+            (">3.10", &[3, 10], false),
+            (">3.10", &[3, 10, 1], true),
+            ("<=3.10", &[3, 10], true),
+            ("<4", &[3, 99], true),
+            ("<4", &[4], false),
+            ("==3.10", &[3, 10, 0], true),
+            ("==3.10", &[3, 10, 1], false),
+            ("!=3.10", &[3, 10], false),
+            ("~=3.10", &[3, 13], true),
+            ("~=3.10", &[4, 0], false),
+            ("~=3.10.2", &[3, 10, 5], true),
+            ("~=3.10.2", &[3, 11], false),
+            (">=3.9,<4", &[3, 14], true),
+        ];
+        for (spec, v, ok) in table {
+            assert_eq!(r(spec).admits(v), ok, "{spec} admits {v:?}");
+        }
+        let cp39 = PythonTag::cpython3(9);
+        for (spec, ok) in [
+            (">=3.10", true),
+            (">=3.9,<4", true),
+            ("==3.10.5", true),
+            ("<3.9", false),
+            (">=4", false),
+            (">=3.12,<3.11", false),
+        ] {
+            assert_eq!(r(spec).admits_cpython_from(cp39), ok, "{spec}");
+        }
+    }
 
     #[test]
     fn python_tags() {

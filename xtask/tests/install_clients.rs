@@ -34,7 +34,7 @@ fn fixture_wheel(plan: &Plan, id: &str, wheels: &Path) -> WrittenWheel {
     let spec = WheelSpec {
         filename: v.wheel.clone(),
         metadata: CoreMetadata {
-            name: plan.package.name.to_string(),
+            name: plan.package.name.clone(),
             version: v.version.clone(),
             summary: plan.package.summary.clone(),
             license_expression: plan.package.license.clone(),

@@ -134,7 +134,7 @@ impl VariantPackage<'_> {
             None => None,
         };
         let metadata = CoreMetadata {
-            name: package.name.to_string(),
+            name: package.name.clone(),
             version: v.version.clone(),
             summary: package.summary.clone(),
             license_expression: package.license.clone(),

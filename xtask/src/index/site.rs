@@ -230,7 +230,7 @@ pub fn entries(
             cuda_major,
             toolkit: toolkit.clone(),
             platform: platform.to_string(),
-            requires_python: planned.map(|v| v.requires_python.clone()),
+            requires_python: planned.map(|v| v.requires_python.to_string()),
             arches: planned
                 .map(|v| v.arches.iter().map(|a| a.to_string()).collect())
                 .unwrap_or_default(),
@@ -245,7 +245,7 @@ pub fn entries(
         let requires_python = w.link.requires_python.clone().or_else(|| {
             planned
                 .filter(|v| v.version == name.version)
-                .map(|v| v.requires_python.clone())
+                .map(|v| v.requires_python.to_string())
         });
         entry.wheels.push(WheelEntry {
             version: name.version.to_string(),
@@ -329,7 +329,7 @@ pub fn preview_entries(plan: &Plan) -> Vec<VariantEntry> {
                     url: asset_url(&plan.release.owner, &plan.release.repo, &tag, &file),
                     file,
                     sha256: "0".repeat(64),
-                    requires_python: Some(v.requires_python.clone()),
+                    requires_python: Some(v.requires_python.to_string()),
                     metadata_sha256: None,
                 },
             }

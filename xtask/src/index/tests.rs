@@ -13,7 +13,7 @@ pub(crate) fn fixture_wheel(plan: &Plan, id: &str, dir: &Path) -> crate::wheel::
     let spec = WheelSpec {
         filename: v.wheel.clone(),
         metadata: crate::wheel::metadata::CoreMetadata {
-            name: plan.package.name.to_string(),
+            name: plan.package.name.clone(),
             version: v.version.clone(),
             summary: plan.package.summary.clone(),
             license_expression: plan.package.license.clone(),

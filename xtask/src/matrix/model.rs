@@ -9,7 +9,9 @@ use thiserror::Error;
 
 use crate::names::PackageName;
 use crate::platform::{GlibcVersion, Platform};
-use crate::versions::{CudaVersion, PythonTag, SmArch, TorchMinor, TorchRelease, Version};
+use crate::versions::{
+    CudaVersion, PythonTag, RequiresPython, SmArch, TorchMinor, TorchRelease, Version,
+};
 
 /// Wheel metadata shared by every variant.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -75,7 +77,9 @@ pub struct TorchEntry {
     pub version: TorchMinor,
     pub build: TorchRelease,
     pub cuda: CudaVersion,
-    pub requires_python: String,
+    /// Checked to admit a CPython at or above the package's abi3 floor.
+    /// Ex) `>=3.10`
+    pub requires_python: RequiresPython,
     pub source: BTreeMap<Platform, IndexSource>,
 }
 

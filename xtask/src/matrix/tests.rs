@@ -140,6 +140,26 @@ fn bad_package_name_and_abi3() {
 }
 
 #[test]
+fn requires_python_is_typed() {
+    let m = Matrix::parse("matrix.yaml", &with("\">=3.10\"", "\">=3.9,<4\"")).unwrap();
+    let rp = &m.torch[0].requires_python;
+    assert_eq!(rp, ">=3.9,<4");
+    assert!(rp.admits(&[3, 13]) && !rp.admits(&[4, 0]));
+}
+
+#[test]
+fn bad_requires_python_is_located() {
+    let rp = |v: &str| err(&with("\">=3.10\"", v));
+    insta::assert_snapshot!(rp("\"\""), @"matrix.yaml:27:22: torch[0].requires_python: `` is not a Requires-Python specifier set: it is empty (expected e.g. `>=3.10`, `>=3.9,<4`)");
+    insta::assert_snapshot!(rp("\"=>3.10\""), @"matrix.yaml:27:22: torch[0].requires_python: `=>3.10` is not a Requires-Python specifier set: clause `=>3.10`: unknown or missing operator (one of >=, >, <=, <, ==, !=, ~=) (expected e.g. `>=3.10`, `>=3.9,<4`)");
+    insta::assert_snapshot!(rp("\">=3.x\""), @"matrix.yaml:27:22: torch[0].requires_python: `>=3.x` is not a Requires-Python specifier set: clause `>=3.x`: `3.x` is not a release version (numbers joined by `.`, no leading zeros, e.g. `3.10`) (expected e.g. `>=3.10`, `>=3.9,<4`)");
+    insta::assert_snapshot!(rp("\">=3.9, <4\""), @"matrix.yaml:27:22: torch[0].requires_python: `>=3.9, <4` is not a Requires-Python specifier set: spaces are not allowed (write the clauses joined by `,` alone) (expected e.g. `>=3.10`, `>=3.9,<4`)");
+    // Well formed, but no CPython the `cp39-abi3` wheels install on is admitted.
+    insta::assert_snapshot!(rp("\"<3.9\""), @"matrix.yaml:27:22: torch[0].requires_python: `<3.9` admits no CPython 3.9 or later, and the wheels are tagged `cp39-abi3` (package.abi3)");
+    insta::assert_snapshot!(rp("\">=4\""), @"matrix.yaml:27:22: torch[0].requires_python: `>=4` admits no CPython 3.9 or later, and the wheels are tagged `cp39-abi3` (package.abi3)");
+}
+
+#[test]
 fn unknown_key() {
     insta::assert_snapshot!(err(&with("  summary: test", "  sumary: test")), @"matrix.yaml:5:3: package: unknown field `sumary`, expected one of `name`, `version`, `summary`, `license`, `license_files`, `readme`, `urls`, `abi3`");
 }

@@ -10,7 +10,9 @@ use super::raw::*;
 use super::{Problem, SCHEMA, STABLE_ABI_MIN};
 use crate::names::PackageName;
 use crate::platform::{GlibcVersion, Platform};
-use crate::versions::{CudaVersion, PythonTag, SmArch, TorchMinor, TorchRelease, Version};
+use crate::versions::{
+    CudaVersion, PythonTag, RequiresPython, SmArch, TorchMinor, TorchRelease, Version,
+};
 
 /// Checks a parsed file; on success the matrix, else every problem found
 /// (unsorted).
@@ -34,14 +36,6 @@ pub(super) fn validate(
 struct Validator<'a> {
     pos: &'a Positions,
     problems: Vec<Problem>,
-}
-
-fn is_requires_python(s: &str) -> bool {
-    // A single lower bound on a 3.x release, as torch itself declares.
-    s.strip_prefix(">=3.").is_some_and(|rest| {
-        rest.split('.')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-    })
 }
 
 impl Validator<'_> {
@@ -99,7 +93,8 @@ impl Validator<'_> {
         let indexes = self.indexes(&raw.indexes);
         let platforms = self.platforms(&raw.platforms);
         let toolkits = self.toolkits(&raw.toolkits, &platforms);
-        let torch = self.torch(&raw.torch, &toolkits, &platforms, &indexes);
+        let abi3 = package.as_ref().map(|p| p.abi3);
+        let torch = self.torch(&raw.torch, &toolkits, &platforms, &indexes, abi3);
         let stable = raw.stable.as_ref().and_then(|s| self.stable(s, &torch));
         let exclude = self.excludes(&raw.exclude);
         let release = self.release(&raw.release);
@@ -472,6 +467,7 @@ impl Validator<'_> {
         toolkits: &[Toolkit],
         platforms: &[PlatformSettings],
         indexes: &BTreeMap<String, String>,
+        abi3: Option<PythonTag>,
     ) -> Vec<TorchEntry> {
         let mut out: Vec<TorchEntry> = Vec::new();
         let mut seen = BTreeSet::new();
@@ -483,14 +479,20 @@ impl Validator<'_> {
             let version = self.parse::<TorchMinor>(&format!("{path}.version"), &t.version);
             let build = self.parse::<TorchRelease>(&format!("{path}.build"), &t.build);
             let cuda = self.parse::<CudaVersion>(&format!("{path}.cuda"), &t.cuda);
-            if !is_requires_python(&t.requires_python) {
-                self.at(
-                    &format!("{path}.requires_python"),
-                    format!(
-                        "`{}` is not a Requires-Python floor (expected e.g. `>=3.10`)",
-                        t.requires_python
-                    ),
-                );
+            let rp_path = format!("{path}.requires_python");
+            let requires_python = self.parse::<RequiresPython>(&rp_path, &t.requires_python);
+            // The wheels are tagged `cp3X-abi3`: a Requires-Python that admits
+            // no CPython from that floor on makes them uninstallable.
+            if let (Some(rp), Some(abi3)) = (&requires_python, abi3) {
+                if !rp.admits_cpython_from(abi3) {
+                    self.at(
+                        &rp_path,
+                        format!(
+                            "`{rp}` admits no CPython 3.{} or later, and the wheels are tagged `{abi3}-abi3` (package.abi3)",
+                            abi3.minor()
+                        ),
+                    );
+                }
             }
             let (Some(version), Some(build), Some(cuda)) = (version, build, cuda) else {
                 continue;
@@ -557,11 +559,14 @@ impl Validator<'_> {
                     );
                 }
             }
+            let Some(requires_python) = requires_python else {
+                continue;
+            };
             out.push(TorchEntry {
                 version,
                 build,
                 cuda,
-                requires_python: t.requires_python.clone(),
+                requires_python,
                 source,
             });
         }

@@ -11,7 +11,9 @@ use thiserror::Error;
 pub use crate::matrix::VariantId;
 use crate::matrix::{IndexSource, Matrix, Package, Release, TorchSel};
 use crate::platform::{GlibcVersion, Os, Platform, PlatformTag};
-use crate::versions::{CudaVersion, SmArch, TorchMinor, TorchRelease, VersionError};
+use crate::versions::{
+    CudaVersion, RequiresPython, SmArch, TorchMinor, TorchRelease, VersionError,
+};
 use crate::wheel::filename::WheelFilename;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -111,7 +113,8 @@ pub struct Variant {
     pub version: String,
     pub wheel: WheelFilename,
     pub requires_dist: Vec<String>,
-    pub requires_python: String,
+    /// Ex) `>=3.10`
+    pub requires_python: RequiresPython,
     pub host: HostSupport,
     /// GitHub Actions runner label for this platform (from the matrix).
     pub runner: String,
@@ -400,7 +403,7 @@ pub fn ambient(
                 .iter()
                 .find(|t| t.version == minor)
                 .map(|t| t.requires_python.clone())
-                .unwrap_or_else(|| format!(">=3.{}", m.package.abi3.minor()));
+                .unwrap_or_else(|| RequiresPython::floor(m.package.abi3));
             Variant {
                 id: variant_id(toolkit.major, minor, host),
                 kind: VariantKind::PerMinor,

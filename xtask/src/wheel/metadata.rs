@@ -6,12 +6,15 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::filename::WheelFilename;
+use crate::names::PackageName;
+use crate::versions::RequiresPython;
 
 /// Core metadata (2.4: License-Expression and License-File).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreMetadata {
-    /// Display name. Ex) `attnfarm`
-    pub name: String,
+    /// Written as the name displays (its PEP 503 normalised form, as the
+    /// matrix's `package.name` validates to). Ex) `attnfarm`
+    pub name: PackageName,
     /// Ex) `2026.1.0+cu128torch2.9`
     pub version: String,
     pub summary: String,
@@ -22,7 +25,7 @@ pub struct CoreMetadata {
     /// Ex) `torch>=2.9,<2.10`
     pub requires_dist: Vec<String>,
     /// Ex) `>=3.10`
-    pub requires_python: String,
+    pub requires_python: RequiresPython,
     pub project_urls: BTreeMap<String, String>,
     /// Long description (Markdown) and its content type.
     pub description: Option<String>,
@@ -38,7 +41,7 @@ impl CoreMetadata {
             out.push('\n');
         };
         field("Metadata-Version", "2.4");
-        field("Name", &self.name);
+        field("Name", self.name.as_str());
         field("Version", &self.version);
         field("Summary", &self.summary);
         field("License-Expression", &self.license_expression);
@@ -48,7 +51,7 @@ impl CoreMetadata {
         for (label, url) in &self.project_urls {
             field("Project-URL", &format!("{label}, {url}"));
         }
-        field("Requires-Python", &self.requires_python);
+        field("Requires-Python", self.requires_python.as_str());
         for r in &self.requires_dist {
             field("Requires-Dist", r);
         }
@@ -160,13 +163,13 @@ mod tests {
 
     fn meta() -> CoreMetadata {
         CoreMetadata {
-            name: "attnfarm".into(),
+            name: "attnfarm".parse().unwrap(),
             version: "2026.1.0+cu128torch2.9".into(),
             summary: "Fast attention".into(),
             license_expression: "Apache-2.0".into(),
             license_files: vec!["LICENSE".into()],
             requires_dist: vec!["torch>=2.9,<2.10".into()],
-            requires_python: ">=3.10".into(),
+            requires_python: ">=3.10".parse().unwrap(),
             project_urls: [("Source".to_string(), "https://github.com/o/r".to_string())].into(),
             description: Some("# attnfarm\n\nText.".into()),
         }
@@ -190,6 +193,17 @@ mod tests {
 
         Text.
         ");
+    }
+
+    /// `Name:` is the validated name as it displays (PEP 503 normalised),
+    /// byte for byte what `package.name.to_string()` gave before it was typed.
+    #[test]
+    fn name_is_the_normalised_form() {
+        let m = CoreMetadata {
+            name: PackageName::new("Attn_Farm").unwrap(),
+            ..meta()
+        };
+        assert!(m.render().contains("\nName: attn-farm\n"), "{}", m.render());
     }
 
     #[test]
