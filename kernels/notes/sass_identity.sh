@@ -7,7 +7,7 @@
 # the working tree, and diffs them raw (offsets included).
 #
 # usage: kernels/notes/sass_identity.sh [BASE_COMMIT] [ARCHES...]
-#   BASE_COMMIT defaults to d00cab6; ARCHES default to sm_80 sm_89 sm_90 sm_120.
+#   BASE_COMMIT defaults to d00cab6 (use HEAD for uncommitted work); ARCHES default to sm_80 sm_89 sm_90 sm_120.
 #   env: NVCC (default: the provisioned CUDA 13.0 nvcc), CUOBJDUMP, OUTDIR,
 #        SRCS (space-separated basenames to restrict, e.g. "attn_int8.cu").
 set -euo pipefail
@@ -65,7 +65,22 @@ for f in "$bdir"/*.sass "$bdir"/*.ptxas; do
   if [ -n "${SRCS:-}" ] && [[ " $SRCS " != *" $n.cu "* ]]; then continue; fi
   if [[ " ${arches[*]} " != *" $a "* ]] && [[ $a != sm_90a || " ${arches[*]} " != *" sm_90 "* ]]; then continue; fi
   g=$out/new/$(basename "$f")
-  if cmp -s "$f" "$g"; then echo "IDENTICAL $(basename "$f") ($(wc -l <"$f") lines)"
-  else echo "DIFFERENT $(basename "$f")"; { diff "$f" "$g" || true; } | head -20; status=1; fi
+  if cmp -s "$f" "$g"; then echo "IDENTICAL $(basename "$f") ($(wc -l <"$f") lines)"; continue; fi
+  status=1
+  case $f in
+    *.sass)
+      # Same instructions in another order or with other registers? The
+      # opcode histograms say; the first lines of the raw diff follow.
+      ops() { grep -oE '^\s+/\*[0-9a-f]+\*/\s+[A-Z][A-Z0-9._]*' "$1" | awk '{print $2}' | sort | uniq -c; }
+      if diff -q <(ops "$f") <(ops "$g") >/dev/null; then hist="same opcode histogram"; else hist="opcode histogram differs"; fi
+      echo "DIFFERENT $(basename "$f") ($hist)"
+      { diff "$f" "$g" || true; } | head -20 ;;
+    *)
+      # The resource lines without the kernel names (a renamed kernel or
+      # template argument changes every name, not what ptxas allocated).
+      res() { grep -v 'Compiling entry\|Function properties' "$1"; }
+      if diff -q <(res "$f") <(res "$g") >/dev/null; then echo "DIFFERENT $(basename "$f") (names only: resources identical)"
+      else echo "DIFFERENT $(basename "$f") (resources differ:)"; { diff <(res "$f") <(res "$g") || true; } | head -20; fi ;;
+  esac
 done
 exit $status

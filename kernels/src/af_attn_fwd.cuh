@@ -77,7 +77,6 @@ struct FwdCfg {
   static constexpr int V_BYTES = BN * VROW;
   static constexpr int SMEM = Q_BYTES + 2 * K_BYTES + 2 * V_BYTES;
   static constexpr int O_BYTES = BM * VROW;  // epilogue staging, reuses smem from 0
-  static constexpr int NKS = 1;  // k scales per tile
 
   static_assert(D == 64 || D == 128, "head_dim");
   static_assert(BN % 16 == 0, "BN");
@@ -111,14 +110,54 @@ __device__ __forceinline__ void load_tile(uint32_t sbase, const char* g, int64_t
 
 // ---- mainloop pieces shared with the FP8 P.V kernel (attn_int8fp8.cu) ------
 // C is a tile configuration with T, MT, BN, QREG, QROW, KSTEPS, NTILE, DTILE
-// (FwdCfg or Fp8Cfg). Everything is force-inlined, and the kernels' SASS is
-// the same as with the code written out in place (kernels/notes/
-// sass_identity.sh checks it per source and arch). Two rules keep it so:
-// arrays a helper needs as scratch are declared by the caller (an array
-// local to an inlined helper renumbers the PTX registers, and ptxas then
-// allocates differently), and pieces whose address arithmetic folds
-// differently once outlined (the Q fragment loads and the QK^T product of the
-// fp16/bf16 kernel on sm_120) stay written out in attn_fwd_kernel.
+// (FwdCfg or Fp8Cfg). Everything is force-inlined. Arrays that a helper
+// needs as scratch across a caller's loop are declared by the caller (an
+// array local to an inlined helper renumbers the PTX registers, and ptxas
+// may then allocate differently). kernels/notes/sass_identity.sh shows what a
+// refactor changes in the machine code, per source and arch.
+
+// The query rows and key range of this CTA: blockIdx.x = (b * hq + h) *
+// m_blocks + m block, and causal grids run the longest rows first.
+struct RowBlock {
+  int bh, b, h, hk;  // bh = b * hq + h; hk: the kv head of q head h
+  int m0;            // first query row
+  int off;           // query i sees key j iff j <= i + off (causal)
+  int n_tiles;       // key tiles of BN any row of the block sees
+};
+template <int BM, int BN>
+__device__ __forceinline__ RowBlock row_block(const FwdArgs& a) {
+  RowBlock r;
+  int mb = blockIdx.x % a.m_blocks;
+  r.bh = blockIdx.x / a.m_blocks;
+  if (a.causal) mb = a.m_blocks - 1 - mb;  // longest rows first
+  r.h = r.bh % a.hq;
+  r.b = r.bh / a.hq;
+  r.hk = r.h / a.group;
+  r.m0 = mb * BM;
+  r.off = a.seq_kv - a.seq_q;
+  int n_end = a.seq_kv;
+  if (a.causal) n_end = min(n_end, r.m0 + BM + r.off);
+  r.n_tiles = n_end > 0 ? (n_end + BN - 1) / BN : 0;
+  return r;
+}
+
+// INT8: the scale of each of this warp's m16 Q tiles (one per kQGroup rows,
+// sm_scale*log2(e) folded in; 1 past the last group).
+template <int MT>
+__device__ __forceinline__ void int8_q_scales(float (&qmul)[MT], const FwdArgs& a, int bh, int m0, int warp) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+    const int gi = (m0 >> 4) + warp * MT + mt;
+    qmul[mt] = gi < a.q_groups ? __ldg(a.q_scale + (int64_t)bh * a.q_groups + gi) : 1.f;
+  }
+}
+
+// INT8: the scale of the key tile from n0 (one per kKGroup keys; 1 past the
+// last group). bhk = b * hkv + kv head.
+__device__ __forceinline__ float int8_k_scale(const FwdArgs& a, int bhk, int n0) {
+  const int gi = n0 / kKGroup;
+  return gi < a.k_groups ? __ldg(a.k_scale + (int64_t)bhk * a.k_groups + gi) : 1.f;
+}
 
 // Per-lane ldmatrix coordinates of the Q (A operand) and K (B, n-major) tiles.
 struct QkLanes {
@@ -246,6 +285,106 @@ __device__ __forceinline__ void rescale_rows(bool any_move, const float (&mnew)[
   }
 }
 
+// INT8: the int32 score of a masked key, far below any real product
+// (|acc| <= 127*127*128 < 2^21); its p is zeroed after the exponent.
+constexpr int kMaskedI = -(1 << 30);
+
+// Scores of keys past seq_kv or (causal) after their row's diagonal become
+// -inf (fp32 scores) or kMaskedI (int32). n0: the tile's first key, wrow0:
+// the warp's first query row; g, tq: the lane's row and column in its quad.
+template <class C, typename Acc>
+__device__ __forceinline__ void mask_scores(Acc (&acc)[C::MT][C::NTILE][4], const FwdArgs& a, int n0, int wrow0,
+                                            int off, int g, int tq) {
+#pragma unroll
+  for (int mt = 0; mt < C::MT; ++mt)
+#pragma unroll
+    for (int j = 0; j < C::NTILE; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int col = n0 + j * 8 + tq * 2 + (e & 1);
+        const int row = wrow0 + mt * 16 + g + (e >> 1) * 8;
+        const bool masked = col >= a.seq_kv || (a.causal && col > row + off);
+        if constexpr (std::is_same<Acc, int>::value) {
+          if (masked) acc[mt][j][e] = kMaskedI;
+        } else {
+          if (masked) acc[mt][j][e] = -INFINITY;
+        }
+      }
+}
+
+// Online softmax of one tile's scores (rows g and g+8 of each m16 tile; a
+// row lives in a quad): s = 2^(raw * sc - m + SHIFT), with m the running row
+// max in scaled log2 units and masked scores giving 0. The running max only
+// moves (and O and the row sums are rescaled) where a row's tile max exceeds
+// it by more than RESCALE; in between p <= 2^(SHIFT + RESCALE), which the P
+// format must hold. The scale is folded into the exponent, so sc > 0 is
+// required (sm_scale > 0 is part of the contract; int8 scales are floored
+// above 0).
+template <class C, int SHIFT, int RESCALE, typename Acc>
+__device__ __forceinline__ void softmax_tile(const Acc (&acc)[C::MT][C::NTILE][4], const float (&sc)[C::MT],
+                                             bool need_mask, float (&mrow)[C::MT][2], float (&lsum)[C::MT][4],
+                                             float (&o)[C::MT][C::DTILE][4], float (&s)[C::MT][C::NTILE][4]) {
+  constexpr bool INT8 = std::is_same<Acc, int>::value;
+  constexpr int MT = C::MT;
+  float mnew[MT][2];
+  bool any_move = false;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      float mx;
+      if constexpr (INT8) {
+        int t[C::NTILE];  // scratch
+        const int mi = int8_row_max<C::NTILE>(acc[mt], hr, t);
+        mx = mi == kMaskedI ? -INFINITY : static_cast<float>(mi) * sc[mt];
+      } else {
+        float t[C::NTILE];
+#pragma unroll
+        for (int j = 0; j < C::NTILE; ++j) t[j] = fmaxf(acc[mt][j][2 * hr], acc[mt][j][2 * hr + 1]);
+#pragma unroll
+        for (int w = C::NTILE / 2; w > 0; w >>= 1)
+#pragma unroll
+          for (int j = 0; j < w; ++j) t[j] = fmaxf(t[j], t[j + w]);
+        mx = t[0];
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        mx = mx == -INFINITY ? -INFINITY : mx * sc[mt];
+      }
+      const bool move = mx > mrow[mt][hr] + static_cast<float>(RESCALE);  // also: first key seen
+      mnew[mt][hr] = move ? mx : mrow[mt][hr];
+      any_move |= move;
+    }
+  rescale_rows<C>(any_move, mnew, mrow, lsum, o);
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      // No key seen yet: every p of this row is masked (0).
+      float nm;
+      if constexpr (SHIFT == 0) {
+        nm = mrow[mt][hr] == -INFINITY ? 0.f : -mrow[mt][hr];
+      } else {
+        nm = mrow[mt][hr] == -INFINITY ? 0.f : static_cast<float>(SHIFT) - mrow[mt][hr];
+      }
+#pragma unroll
+      for (int j = 0; j < C::NTILE; ++j)
+#pragma unroll
+        for (int e = 2 * hr; e < 2 * hr + 2; ++e) {
+          float p;
+          if constexpr (INT8) {
+            // acc + 0x4B400000 read as fp32 is 1.5*2^23 + acc exactly, so
+            // raw*sc - m = that*sc + (nm - 1.5*2^23*sc): one IADD, one FFMA.
+            const float bias = fmaf(-12582912.0f, sc[mt], nm);
+            p = fast_exp2(fmaf(__int_as_float(acc[mt][j][e] + 0x4B400000), sc[mt], bias));
+            if (need_mask && acc[mt][j][e] == kMaskedI) p = 0.f;
+          } else {
+            p = fast_exp2(fmaf(acc[mt][j][e], sc[mt], nm));
+          }
+          s[mt][j][e] = p;
+        }
+    }
+}
+
 // Copy the BM x ROW_BYTES output tile staged (swizzled) at smem 0 to rows
 // m0.. of the output head (b, h), 16-byte stores, rows >= seq_q skipped.
 template <int BM, int ROW_BYTES, int NT>
@@ -279,17 +418,8 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
   const int warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, tq = lane & 3;
 
-  int mb = blockIdx.x % a.m_blocks;
-  const int bh = blockIdx.x / a.m_blocks;  // b * hq + h
-  if (a.causal) mb = a.m_blocks - 1 - mb;    // longest rows first
-  const int h = bh % a.hq, b = bh / a.hq;
-  const int hk = h / a.group;
-  const int m0 = mb * BM;
-  const int off = a.seq_kv - a.seq_q;  // query i sees key j iff j <= i + off (causal)
-
-  int n_end = a.seq_kv;
-  if (a.causal) n_end = min(n_end, m0 + BM + off);
-  const int n_tiles = n_end > 0 ? (n_end + BN - 1) / BN : 0;
+  const RowBlock rb = row_block<BM, BN>(a);
+  const int bh = rb.bh, b = rb.b, h = rb.h, hk = rb.hk, m0 = rb.m0, off = rb.off, n_tiles = rb.n_tiles;
 
   const char* qg = a.q + b * a.q_sb + h * a.q_sh + (int64_t)m0 * a.q_sn;
   const char* kg = a.k + b * a.k_sb + hk * a.k_sh;
@@ -317,27 +447,15 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
 
   // INT8: per-m16-tile Q scale (sm_scale*log2e folded in); exact: the scale.
   float qmul[MT];
+  if constexpr (C::INT8) {
+    int8_q_scales<MT>(qmul, a, bh, m0, warp);
+  } else {
 #pragma unroll
-  for (int mt = 0; mt < MT; ++mt) {
-    if constexpr (C::INT8) {
-      const int gi = (m0 >> 4) + warp * MT + mt;
-      qmul[mt] = gi < a.q_groups ? __ldg(a.q_scale + (int64_t)bh * a.q_groups + gi) : 1.f;
-    } else {
-      qmul[mt] = a.scale_log2;
-    }
+    for (int mt = 0; mt < MT; ++mt) qmul[mt] = a.scale_log2;
   }
 
   QFrags<C> qf;
-  if constexpr (C::QREG) {
-    cp_async_wait<2>();
-    __syncthreads();
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int ks = 0; ks < C::KSTEPS; ++ks)
-        ldsm_x4(qf[mt][ks][0], qf[mt][ks][1], qf[mt][ks][2], qf[mt][ks][3],
-                sQ + swz<QROW>((warp * MT + mt) * 16 + ql.q_lrow, ks * 2 + ql.q_lchunk));
-  }
+  load_q_frags<C>(qf, sQ, warp, ql);
 
   float o[MT][C::DTILE][4];
   // Running row max (scaled, log2 units) and row sum. The row sum is
@@ -355,18 +473,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
     const uint32_t sKt = sK + stage * C::K_BYTES;
     const uint32_t sVt = sV + stage * C::V_BYTES;
 
-    float kmul[C::NKS];
-#pragma unroll
-    for (int i = 0; i < C::NKS; ++i) {
-      if constexpr (C::INT8) {
-        const int gi = n0 / kKGroup + i;
-        kmul[i] = gi < a.k_groups
-                      ? __ldg(a.k_scale + (int64_t)(b * a.hkv + hk) * a.k_groups + gi)
-                      : 1.f;
-      } else {
-        kmul[i] = 1.f;
-      }
-    }
+    const float kmul = C::INT8 ? int8_k_scale(a, b * a.hkv + hk, n0) : 1.f;
 
 #if AF_ONE_SYNC
     // One barrier per tile: K[t], V[t] (issued a whole tile ago) have landed
@@ -396,129 +503,19 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
     float s[MT][C::NTILE][4];
     if (active) {
       Acc acc[MT][C::NTILE][4];
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int j = 0; j < C::NTILE; ++j) acc[mt][j][0] = acc[mt][j][1] = acc[mt][j][2] = acc[mt][j][3] = 0;
+      uint32_t qa[MT][4];  // scratch: one k-step's Q fragments
+      qk_product<C, C::INT8>(acc, qf, sQ, sKt, warp, ql, qa);
 
-#pragma unroll
-      for (int ks = 0; ks < C::KSTEPS; ++ks) {
-        uint32_t qa[MT][4];
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt) {
-          if constexpr (C::QREG) {
-#pragma unroll
-            for (int i = 0; i < 4; ++i) qa[mt][i] = qf[mt][ks][i];
-          } else {
-            ldsm_x4(qa[mt][0], qa[mt][1], qa[mt][2], qa[mt][3],
-                    sQ + swz<QROW>((warp * MT + mt) * 16 + ql.q_lrow, ks * 2 + ql.q_lchunk));
-          }
-        }
-#pragma unroll
-        for (int np = 0; np < BN / 16; ++np) {
-          uint32_t b0, b1, b2, b3;
-          ldsm_x4(b0, b1, b2, b3, sKt + swz<QROW>(np * 16 + ql.k_lrow, ks * 2 + ql.k_lchunk));
-#pragma unroll
-          for (int mt = 0; mt < MT; ++mt) {
-            if constexpr (C::INT8) {
-              mma_s8(acc[mt][2 * np], qa[mt], b0, b1);
-              mma_s8(acc[mt][2 * np + 1], qa[mt], b2, b3);
-            } else {
-              H::mma(acc[mt][2 * np], qa[mt], b0, b1);
-              H::mma(acc[mt][2 * np + 1], qa[mt], b2, b3);
-            }
-          }
-        }
-      }
-
-      // The scale is folded into the exponent: p = 2^(raw * sc - m), with m the
-      // running row max in scaled units. Requires sc > 0 (sm_scale > 0 is part
-      // of the contract; int8 scales are floored above 0).
       float sc[MT];
 #pragma unroll
-      for (int mt = 0; mt < MT; ++mt) sc[mt] = qmul[mt] * kmul[0];
+      for (int mt = 0; mt < MT; ++mt) sc[mt] = qmul[mt] * kmul;
 
-      // Masking. Exact: raw = -inf. INT8: the int32 accumulator gets a
-      // sentinel far below any real value (|acc| <= 127*127*128 < 2^21) and
-      // the matching p are zeroed after the exponent.
-      constexpr int kMaskedI = -(1 << 30);
       const bool need_mask =
           (n0 + BN > a.seq_kv) || (a.causal && n0 + BN - 1 > wrow0 + off);
-      if (need_mask) {
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-          for (int j = 0; j < C::NTILE; ++j)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-              const int col = n0 + j * 8 + tq * 2 + (e & 1);
-              const int row = wrow0 + mt * 16 + g + (e >> 1) * 8;
-              const bool masked = col >= a.seq_kv || (a.causal && col > row + off);
-              if constexpr (C::INT8) {
-                if (masked) acc[mt][j][e] = kMaskedI;
-              } else {
-                if (masked) acc[mt][j][e] = -INFINITY;
-              }
-            }
-      }
+      if (need_mask) mask_scores<C>(acc, a, n0, wrow0, off, g, tq);
 
-      // Online softmax (rows g and g+8 of each m16 tile; a row lives in a
-      // quad). The running max only moves (and O, l are only rescaled) when
-      // a row's tile max exceeds it by more than kRescale (log2 units); in
-      // between, p <= 2^kRescale, which fp16/bf16 P and fp32 O absorb.
-      constexpr float kRescale = 8.f;
-      float mnew[MT][2];
-      bool any_move = false;
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int hr = 0; hr < 2; ++hr) {
-          float mx;
-          if constexpr (C::INT8) {
-            int t[C::NTILE];  // scratch
-            const int mi = int8_row_max<C::NTILE>(acc[mt], hr, t);
-            mx = mi == kMaskedI ? -INFINITY : static_cast<float>(mi) * sc[mt];
-          } else {
-            float t[C::NTILE];
-#pragma unroll
-            for (int j = 0; j < C::NTILE; ++j)
-              t[j] = fmaxf(acc[mt][j][2 * hr], acc[mt][j][2 * hr + 1]);
-#pragma unroll
-            for (int w = C::NTILE / 2; w > 0; w >>= 1)
-#pragma unroll
-              for (int j = 0; j < w; ++j) t[j] = fmaxf(t[j], t[j + w]);
-            mx = t[0];
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            mx = mx == -INFINITY ? -INFINITY : mx * sc[mt];
-          }
-          const bool move = mx > mrow[mt][hr] + kRescale;  // also: first key seen
-          mnew[mt][hr] = move ? mx : mrow[mt][hr];
-          any_move |= move;
-        }
-      rescale_rows<C>(any_move, mnew, mrow, lsum, o);
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int hr = 0; hr < 2; ++hr) {
-          const float nm = mrow[mt][hr] == -INFINITY ? 0.f : -mrow[mt][hr];  // no key yet: p = 0
-#pragma unroll
-          for (int j = 0; j < C::NTILE; ++j)
-#pragma unroll
-            for (int e = 2 * hr; e < 2 * hr + 2; ++e) {
-              float p;
-              if constexpr (C::INT8) {
-                // acc + 0x4B400000 read as fp32 is 1.5*2^23 + acc exactly, so
-                // raw*sc - m = that*sc + (nm - 1.5*2^23*sc): one IADD, one FFMA.
-                const float bias = fmaf(-12582912.0f, sc[mt], nm);
-                p = fast_exp2(fmaf(__int_as_float(acc[mt][j][e] + 0x4B400000), sc[mt], bias));
-                if (need_mask && acc[mt][j][e] == kMaskedI) p = 0.f;
-              } else {
-                p = fast_exp2(fmaf(acc[mt][j][e], sc[mt], nm));
-              }
-              s[mt][j][e] = p;
-            }
-        }
+      // p <= 2^8 between moves of the running max: fp16/bf16 P and fp32 O absorb it.
+      softmax_tile<C, 0, 8>(acc, sc, need_mask, mrow, lsum, o, s);
     }
 
 #if !AF_ONE_SYNC

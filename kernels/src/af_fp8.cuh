@@ -1,5 +1,9 @@
-// attnfarm private: the V statistics pass and the e4m3 rounding of V shared
-// by the FP8 P.V kernels (attn_int8fp8.cu, attn_fp8_sm90a.cu). Device code only.
+// attnfarm private: the V passes shared by the FP8 P.V kernels
+// (attn_int8fp8.cu, attn_fp8_sm90a.cu): per-channel statistics of V, then V
+// quantised to e4m3, transposed to V^T ([channel][key]) with the keys of each
+// 64-key group in the order the kernel's P fragments need, and the zero-sum
+// rounding below. Kernels and launchers are defined here in an unnamed
+// namespace: each including file gets its own copies.
 //
 // Zero-sum rounding. An output is O = sum_i p_i V_i / sum_i p_i, so the
 // error that e4m3 rounding of V adds is sum_i p_i e_i (e_i = Vq_i - V_i).
@@ -22,6 +26,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "attnfarm/kernels.h"
+#include "af_host.h"
 #include "af_ptx.cuh"
 #include "af_stats.cuh"
 
@@ -159,4 +165,159 @@ __device__ __forceinline__ void e4m3_round_zero_sum(const float (&x)[2], float l
   }
 }
 
+// ---- the V passes --------------------------------------------------------
+
+constexpr int kVThreads = 256;
+constexpr int kVGroup = 64;          // keys per quantisation CTA: one zero-sum group
+constexpr float kFp8Max = 448.f;     // largest finite e4m3
+constexpr float kVMinAmax = 1e-20f;  // floor of a channel's max |V - mean|
+
+struct VArgs {
+  const char* v;
+  int64_t v_sb, v_sh, v_sn;  // element strides
+  float* vpart;              // [b*hkv][splits][3][D]: sum, max, min
+  float* vchan;              // [b*hkv][2][D]: mean, scale = max |V - mean| / 448
+  uint8_t* vt;               // [b*hkv][D][nk_pad] e4m3 (V - mean) / scale, transposed
+  int hkv, seq_kv, splits, nk_pad;
+};
+
+// Where the V passes' buffers lie in a workspace, from offset `at` on.
+struct VWs {
+  size_t vpart, vchan, vt, end;  // end: a multiple of 256
+  int splits, nk_pad;
+};
+
+// nk_pad: the keys rounded up to key_align (a multiple of kVGroup), the key
+// extent of V^T that the mainloop's tiles read.
+inline VWs v_workspace(const af_attn_params* p, size_t at, int key_align) {
+  VWs w{};
+  const size_t BHK = static_cast<size_t>(p->batch) * p->heads_kv, D = p->head_dim;
+  w.splits = stat_splits(static_cast<int64_t>(p->batch) * p->heads_kv, p->seq_kv);
+  const size_t splits = static_cast<size_t>(w.splits);
+  w.nk_pad = (p->seq_kv + key_align - 1) / key_align * key_align;
+  size_t o = align256(at);
+  w.vpart = o; o = align256(o + sizeof(float) * 3 * splits * BHK * D);
+  w.vchan = o; o = align256(o + sizeof(float) * 2 * BHK * D);
+  w.vt = o;    o = align256(o + BHK * D * static_cast<size_t>(w.nk_pad));
+  w.end = o;
+  return w;
+}
+
+// The quantisation kernel's shared memory.
+template <int D>
+struct VQuantSmem {
+  static constexpr int TROW = kVGroup + 16;  // bytes per V^T row (16-byte aligned, fewer conflicts)
+  float mean[D], inv[D], hi[D], lo[D];
+  float xs[kVGroup][D + 1];  // (V - mean) * 448 / amax of the group's keys
+  __align__(16) uint8_t tile[D][TROW];
+};
+
+namespace {
+
+// grid (splits, b*hkv): per-channel sum / max / min of V over a token split.
+template <typename T, int D>
+__global__ void __launch_bounds__(kVThreads) vstats_kernel(const VArgs a) {
+  __shared__ float red[3][kVStatRows<D, kVThreads>][D + 4];
+  v_split_stats<T, D, kVThreads>(a, red);
+}
+
+// grid (nk_pad / 64, b*hkv): 64 keys of one kv head -> e4m3 V^T columns, key
+// kl (0..63) of the group at byte Order::pos(kl) of the group's 64. A CTA
+// reduces the token splits of its channels itself; group 0 writes vchan.
+// The e4m3 conversions exist from sm_89 on: below that the kernel traps (the
+// FP8 entry points refuse those devices before any launch).
+template <typename T, int D, class Order>
+__global__ void __launch_bounds__(kVThreads) vquant_kernel(const VArgs a) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 890
+  __trap();
+#else
+  constexpr int CPR = D / 8;
+  constexpr int RPP = kVThreads / CPR;
+  __shared__ VQuantSmem<D> sm;
+  const int kg = blockIdx.x, bhk = blockIdx.y;
+  const int b = bhk / a.hkv, hk = bhk % a.hkv;
+  for (int ch = threadIdx.x; ch < D; ch += kVThreads) {
+    float sum, mx, mn;
+    v_channel_stats<D>(a.vpart, a.splits, bhk, ch, sum, mx, mn);
+    const float mean = sum / static_cast<float>(a.seq_kv);
+    const float amax = fmaxf(fmaxf(mx - mean, mean - mn), kVMinAmax);
+    const float inv = kFp8Max / amax;
+    sm.mean[ch] = mean;
+    sm.inv[ch] = inv;
+    sm.hi[ch] = (mx - mean) * inv;  // the column's extremes, computed as its elements are
+    sm.lo[ch] = (mn - mean) * inv;
+    if (kg == 0) {
+      a.vchan[(int64_t)bhk * 2 * D + ch] = mean;
+      a.vchan[(int64_t)bhk * 2 * D + D + ch] = amax / kFp8Max;
+    }
+  }
+  __syncthreads();
+  const int c = threadIdx.x % CPR, r0 = threadIdx.x / CPR;
+  const T* base = reinterpret_cast<const T*>(a.v) + b * a.v_sb + hk * a.v_sh + c * 8;
+#pragma unroll
+  for (int ps = 0; ps < kVGroup / RPP; ++ps) {
+    const int kl = ps * RPP + r0;  // key inside the group
+    const int key = kg * kVGroup + kl;
+    float x[8];
+    if (key < a.seq_kv) {
+      load8<T>(base + (int64_t)key * a.v_sn, x);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) x[i] = (x[i] - sm.mean[c * 8 + i]) * sm.inv[c * 8 + i];
+    } else {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) x[i] = 0.f;  // padding keys: exact zeros (P is 0 there too)
+    }
+#pragma unroll
+    for (int i = 0; i < 8; ++i) sm.xs[kl][c * 8 + i] = x[i];
+  }
+  __syncthreads();
+  // One warp per channel: e4m3 with the group's rounding errors summing to
+  // about zero, every value inside the channel's [min, max].
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  for (int ch = warp; ch < D; ch += kVThreads / 32) {
+    const float x2[2] = {sm.xs[lane][ch], sm.xs[lane + 32][ch]};
+    uint32_t q[2];
+    e4m3_round_zero_sum(x2, sm.lo[ch], sm.hi[ch], q);
+#pragma unroll
+    for (int i = 0; i < 2; ++i) sm.tile[ch][Order::pos(lane + 32 * i)] = static_cast<uint8_t>(q[i]);
+  }
+  __syncthreads();
+  uint8_t* dst = a.vt + (int64_t)bhk * D * a.nk_pad + (int64_t)kg * kVGroup;
+  for (int idx = threadIdx.x; idx < D * (kVGroup / 16); idx += kVThreads) {
+    const int row = idx / (kVGroup / 16), ch = idx % (kVGroup / 16);
+    *reinterpret_cast<uint4*>(dst + (int64_t)row * a.nk_pad + ch * 16) =
+        *reinterpret_cast<const uint4*>(&sm.tile[row][ch * 16]);
+  }
+#endif
+}
+
+// Enqueues the V passes for p (head_dim D, element type T) on `stream`,
+// buffers at w in ws; *out: their arguments (vt and vchan for the mainloop).
+// p must pass validate_call and describe non-empty work.
+template <typename T, int D, class Order>
+af_status enqueue_v_passes(const af_attn_params* p, char* ws, const VWs& w, cudaStream_t stream, VArgs* out) {
+  const int64_t bhk = static_cast<int64_t>(p->batch) * p->heads_kv;
+  if (bhk > 65535) return AF_ERR_UNSUPPORTED;  // grid.y
+  VArgs& va = *out;
+  va = VArgs{};
+  va.v = static_cast<const char*>(p->v.data);
+  va.v_sb = p->v.stride_b; va.v_sh = p->v.stride_h; va.v_sn = p->v.stride_n;
+  va.vpart = reinterpret_cast<float*>(ws + w.vpart);
+  va.vchan = reinterpret_cast<float*>(ws + w.vchan);
+  va.vt = reinterpret_cast<uint8_t*>(ws + w.vt);
+  va.hkv = p->heads_kv;
+  va.seq_kv = p->seq_kv;
+  va.splits = w.splits;
+  va.nk_pad = w.nk_pad;
+  if (p->seq_kv == 0) return AF_OK;
+  vstats_kernel<T, D><<<dim3(w.splits, static_cast<unsigned>(bhk)), kVThreads, 0, stream>>>(va);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return cuda_fail(e);
+  vquant_kernel<T, D, Order><<<dim3(w.nk_pad / kVGroup, static_cast<unsigned>(bhk)), kVThreads, 0, stream>>>(va);
+  e = cudaGetLastError();
+  if (e != cudaSuccess) return cuda_fail(e);
+  return AF_OK;
+}
+
+}  // namespace
 }  // namespace af

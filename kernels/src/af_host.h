@@ -69,6 +69,41 @@ inline bool workspace_ok(const void* ws, size_t bytes, size_t need) {
   return ws != nullptr && (reinterpret_cast<uintptr_t>(ws) & 255u) == 0 && bytes >= need;
 }
 
+inline size_t align256(size_t x) { return (x + 255) & ~size_t(255); }
+
+// Token splits of a statistics pass over `rows` rows of each of bhk heads:
+// enough CTAs to fill a large GPU (512), at least 256 rows each, at most 32.
+inline int stat_splits(int64_t bhk, int64_t rows) {
+  int64_t splits = bhk > 0 ? (512 + bhk - 1) / bhk : 1;
+  const int64_t by_rows = (rows + 255) / 256;
+  if (splits > by_rows) splits = by_rows;
+  if (splits > 32) splits = 32;
+  if (splits < 1) splits = 1;
+  return static_cast<int>(splits);
+}
+
+// The answer of a *_workspace_bytes entry point: 0 for an invalid shape or
+// empty work, else the size of layout(p)'s workspace (its member `end`).
+template <class Layout>
+size_t workspace_bytes_of(const af_attn_params* p, Layout layout) {
+  if (validate_shape(p) != AF_OK || empty_work(p)) return 0;
+  return layout(p).end;
+}
+
+// The checks of a forward entry point that takes a workspace: validate_call
+// (empty work: AF_OK, nothing else), then the caller's workspace against
+// w = layout(p); then run(ws, w).
+template <class Layout, class Run>
+af_status with_workspace(const af_attn_params* p, void* workspace, size_t workspace_bytes, Layout layout,
+                         Run run) {
+  bool empty = false;
+  const af_status st = validate_call(p, &empty);
+  if (st != AF_OK || empty) return st;
+  const auto w = layout(p);
+  if (!workspace_ok(workspace, workspace_bytes, w.end)) return AF_ERR_INVALID;
+  return run(static_cast<char*>(workspace), w);
+}
+
 inline FwdArgs base_args(const af_attn_params* p) {
   FwdArgs a{};
   const int64_t es = 2;  // fp16 / bf16

@@ -6,10 +6,9 @@
 //   1-3. Q/K: the INT8 passes of attn_int8.cu (int8_qk_quantize): K smoothed
 //        by its mean, per-channel migration, one Q scale per 16 rows (with
 //        sm_scale*log2(e)), one K scale per 64 keys.
-//   4.   v_stats_kernel / v_finalize_kernel: per (batch, kv head, channel)
-//        mean and max |V - mean| over the keys.
-//   5.   v_quant_kernel: (V - mean) / scale -> e4m3, scale = max|V - mean|/448
-//        (zero-sum rounding per 64 keys, af_fp8.cuh),
+//   4-5. V (af_fp8.cuh): per (batch, kv head, channel) mean and
+//        max |V - mean| over the keys; (V - mean) / scale -> e4m3,
+//        scale = max|V - mean|/448 (zero-sum rounding per 64 keys),
 //        stored transposed, [b*hkv][D][Npad] (Npad = keys rounded up to 128),
 //        keys permuted inside each 32-key block so that the wgmma accumulator
 //        of S, converted in registers, is directly the A operand of P.V.
@@ -42,17 +41,6 @@ constexpr int kBN = 128;       // keys per tile
 constexpr int kThreads = 256;
 constexpr int kTile = 128 * 128;  // bytes of one K or V^T tile, of Q
 constexpr int kSmem = 1024 + kTile /*Q*/ + 2 * 2 * kTile /*2 stages of K, V^T*/;
-constexpr float kFp8Max = 448.f;
-constexpr int kVThreads = 256;
-
-struct VArgs {
-  const char* v;
-  int64_t v_sb, v_sh, v_sn;  // element strides
-  float* vpart;              // [bhk][splits][3][D]: sum, max, min
-  float* vchan;              // [bhk][4][D]: mean, scale, scaled min, scaled max
-  uint8_t* v8t;              // [bhk][D][npad]
-  int hkv, seq_kv, npad, splits;
-};
 
 struct Fp8Args {
   const int8_t* q8;  // [b*hq][seq_q][D]
@@ -61,98 +49,34 @@ struct Fp8Args {
   const float* qs;
   const float* ks;
   const float* qkm;
-  const float* vchan;
+  const float* vchan;  // [b*hkv][2][D]: mean, scale
   char* o;
   int64_t o_sb, o_sh, o_sn;  // bytes
   float* lse;
   int batch, hq, hkv, group, seq_q, seq_kv, npad, q_groups, k_groups, m_blocks, causal;
 };
 
-// Pass 4a: per-channel sum / max / min of V over a token split; grid (splits, b*hkv).
-template <typename T>
-__global__ void __launch_bounds__(kVThreads) v_stats_kernel(const VArgs a) {
-  __shared__ float red[3][kVStatRows<kD, kVThreads>][kD + 4];
-  v_split_stats<T, kD, kVThreads>(a, red);
-}
-
-// Pass 4b: mean, e4m3 scale and the scaled range per channel; grid b*hkv, D threads.
-__global__ void __launch_bounds__(kD) v_finalize_kernel(const VArgs a) {
-  const int bhk = blockIdx.x, ch = threadIdx.x;
-  float sum, mx, mn;
-  v_channel_stats<kD>(a.vpart, a.splits, bhk, ch, sum, mx, mn);
-  const float mean = sum / static_cast<float>(a.seq_kv);
-  float amax = fmaxf(mx - mean, mean - mn);
-  if (!(amax > 1e-20f)) amax = 1e-20f;  // constant (or empty) channel: any scale > 0
-  const float scale = amax / kFp8Max;
-  a.vchan[(int64_t)bhk * 4 * kD + ch] = mean;
-  a.vchan[(int64_t)bhk * 4 * kD + kD + ch] = scale;
-  a.vchan[(int64_t)bhk * 4 * kD + 2 * kD + ch] = (mn - mean) / scale;  // scaled column range
-  a.vchan[(int64_t)bhk * 4 * kD + 3 * kD + ch] = (mx - mean) / scale;
-}
-
 // Key held by stored position `a` (0..31) of a 32-key block: the order in
 // which a thread's S accumulator values form the e4m3 A fragment of P.V.
-__device__ __forceinline__ int perm32(int a) {
+__host__ __device__ constexpr int perm32(int a) {
   return (a & 16) | (((a >> 1) & 1) << 3) | (((a >> 2) & 3) << 1) | (a & 1);
 }
-
-// Pass 5: V -> e4m3, transposed and permuted; grid (npad / 64, b*hkv).
-template <typename T>
-__global__ void __launch_bounds__(kVThreads) v_quant_kernel(const VArgs a) {
-  __shared__ float tile[64][kD + 1];
-  __shared__ uint8_t qt[kD][64 + 4];  // e4m3 bytes, [channel][key]
-  const int kb = blockIdx.x, bhk = blockIdx.y;
-  const int b = bhk / a.hkv, hk = bhk % a.hkv;
-  const float* mean = a.vchan + (int64_t)bhk * 4 * kD;
-  const float* scale = mean + kD;
-  const float* lo = mean + 2 * kD;
-  const float* hi = mean + 3 * kD;
-  const T* base = reinterpret_cast<const T*>(a.v) + b * a.v_sb + hk * a.v_sh;
-  for (int i = threadIdx.x; i < 64 * (kD / 8); i += kVThreads) {
-    const int r = i / (kD / 8), c8 = (i % (kD / 8)) * 8;
-    const int key = kb * 64 + r;
-    float x[8];
-    if (key < a.seq_kv) {
-      load8<T>(base + (int64_t)key * a.v_sn + c8, x);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) x[e] = (x[e] - mean[c8 + e]) / scale[c8 + e];
-    } else {
-#pragma unroll
-      for (int e = 0; e < 8; ++e) x[e] = 0.f;
-    }
-#pragma unroll
-    for (int e = 0; e < 8; ++e) tile[r][c8 + e] = x[e];
-  }
-  __syncthreads();
-  // One warp per channel: e4m3 with the 64 keys' rounding errors summing to
-  // about zero, every value inside the channel's [min, max] (af_fp8.cuh).
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  for (int ch = warp; ch < kD; ch += kVThreads / 32) {
-    const float x2[2] = {tile[lane][ch], tile[lane + 32][ch]};
-    uint32_t q[2];
-    e4m3_round_zero_sum(x2, lo[ch], hi[ch], q);
-    qt[ch][lane] = static_cast<uint8_t>(q[0]);
-    qt[ch][lane + 32] = static_cast<uint8_t>(q[1]);
-  }
-  __syncthreads();
-  // 128 channels x 4 chunks of 16 positions.
-  for (int i = threadIdx.x; i < kD * 4; i += kVThreads) {
-    const int ch = i / 4, pb = i % 4;
-    uint32_t w[4];
-#pragma unroll
-    for (int g = 0; g < 4; ++g) {
-      uint32_t word = 0;
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int pos = pb * 16 + g * 4 + e;  // position within the 64-key tile
-        word |= static_cast<uint32_t>(qt[ch][(pos & ~31) | perm32(pos & 31)]) << (8 * e);
-      }
-      w[g] = word;
-    }
-    uint8_t* dst = a.v8t + ((int64_t)bhk * kD + ch) * a.npad + kb * 64 + pb * 16;
-    *reinterpret_cast<uint4*>(dst) = make_uint4(w[0], w[1], w[2], w[3]);
-  }
+// Stored position of key k (0..31): the inverse of perm32.
+__host__ __device__ constexpr int pos32(int k) {
+  return (k & 16) | (((k >> 3) & 1) << 1) | (((k >> 1) & 3) << 2) | (k & 1);
 }
+constexpr bool pos32_inverts_perm32() {
+  for (int a = 0; a < 32; ++a)
+    if (pos32(perm32(a)) != a) return false;
+  return true;
+}
+static_assert(pos32_inverts_perm32(), "pos32 must invert perm32");
+
+// V^T order of af_fp8.cuh's quantisation pass: key k of each 32-key block at
+// stored position pos32(k).
+struct Perm32Order {
+  __device__ __forceinline__ static int pos(int kl) { return (kl & ~31) | pos32(kl & 31); }
+};
 
 // ---- sm_90a device code -------------------------------------------------
 
@@ -404,7 +328,7 @@ __global__ void __launch_bounds__(kThreads, 1) fp8_wgmma_kernel(const Fp8Args a)
     l_r[r] = l;
     inv[r] = l > 0.f ? 1.f / l : 0.f;
   }
-  const float* vmean = a.vchan + (int64_t)bhk * 4 * kD;
+  const float* vmean = a.vchan + (int64_t)bhk * 2 * kD;
   const float* vscale = vmean + kD;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
@@ -430,63 +354,27 @@ __global__ void __launch_bounds__(kThreads, 1) fp8_wgmma_kernel(const Fp8Args a)
 #endif
 }
 
-struct Fp8Ws {
-  size_t qk, vpart, vchan, v8t, total;
-  int splits, npad;
-};
-
-inline Fp8Ws fp8_ws(const af_attn_params* p) {
-  Fp8Ws w{};
-  const size_t bhk = static_cast<size_t>(p->batch) * p->heads_kv;
-  int64_t splits = bhk > 0 ? (512 + (int64_t)bhk - 1) / (int64_t)bhk : 1;
-  const int64_t by_rows = (p->seq_kv + 255) / 256;
-  if (splits > by_rows) splits = by_rows;
-  if (splits > 32) splits = 32;
-  if (splits < 1) splits = 1;
-  w.splits = static_cast<int>(splits);
-  w.npad = (p->seq_kv + kBN - 1) / kBN * kBN;
-  auto al = [](size_t x) { return (x + 255) & ~size_t(255); };
-  size_t o = 0;
-  w.qk = o;    o = al(o + int8_qk_workspace_bytes(p));
-  w.vpart = o; o = al(o + sizeof(float) * 3 * splits * bhk * kD);
-  w.vchan = o; o = al(o + sizeof(float) * 4 * bhk * kD);
-  w.v8t = o;   o = al(o + bhk * kD * static_cast<size_t>(w.npad));
-  w.total = o;
-  return w;
-}
+// The workspace: the Q/K passes' buffers, then the V passes' (keys padded
+// to whole 128-key tiles).
+inline VWs fp8_ws(const af_attn_params* p) { return v_workspace(p, int8_qk_workspace_bytes(p), kBN); }
 
 template <typename T>
-af_status run(const af_attn_params* p, char* ws, const Fp8Ws& w, cudaStream_t stream) {
+af_status run(const af_attn_params* p, char* ws, const VWs& w, cudaStream_t stream) {
   Int8Qk qk{};
-  af_status st = int8_qk_quantize(p, ws + w.qk, stream, &qk);
+  af_status st = int8_qk_quantize(p, ws, stream, &qk);
+  if (st != AF_OK) return st;
+  VArgs va{};
+  st = enqueue_v_passes<T, kD, Perm32Order>(p, ws, w, stream, &va);
   if (st != AF_OK) return st;
 
-  VArgs va{};
-  va.v = static_cast<const char*>(p->v.data);
-  va.v_sb = p->v.stride_b; va.v_sh = p->v.stride_h; va.v_sn = p->v.stride_n;
-  va.vpart = reinterpret_cast<float*>(ws + w.vpart);
-  va.vchan = reinterpret_cast<float*>(ws + w.vchan);
-  va.v8t = reinterpret_cast<uint8_t*>(ws + w.v8t);
-  va.hkv = p->heads_kv; va.seq_kv = p->seq_kv; va.npad = w.npad; va.splits = w.splits;
-  const unsigned bhk = static_cast<unsigned>(p->batch * p->heads_kv);
-  v_stats_kernel<T><<<dim3(w.splits, bhk), kVThreads, 0, stream>>>(va);
-  cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) return cuda_fail(e);
-  v_finalize_kernel<<<bhk, kD, 0, stream>>>(va);
-  e = cudaGetLastError();
-  if (e != cudaSuccess) return cuda_fail(e);
-  v_quant_kernel<T><<<dim3(w.npad / 64, bhk), kVThreads, 0, stream>>>(va);
-  e = cudaGetLastError();
-  if (e != cudaSuccess) return cuda_fail(e);
-
   Fp8Args a{};
-  a.q8 = qk.q8; a.k8 = qk.k8; a.v8t = va.v8t;
+  a.q8 = qk.q8; a.k8 = qk.k8; a.v8t = va.vt;
   a.qs = qk.qs; a.ks = qk.ks; a.qkm = qk.qkm; a.vchan = va.vchan;
   a.o = static_cast<char*>(p->o.data);
   a.o_sb = p->o.stride_b * 2; a.o_sh = p->o.stride_h * 2; a.o_sn = p->o.stride_n * 2;
   a.lse = p->lse;
   a.batch = p->batch; a.hq = p->heads_q; a.hkv = p->heads_kv; a.group = p->heads_q / p->heads_kv;
-  a.seq_q = p->seq_q; a.seq_kv = p->seq_kv; a.npad = w.npad;
+  a.seq_q = p->seq_q; a.seq_kv = p->seq_kv; a.npad = va.nk_pad;
   a.q_groups = qk.q_groups; a.k_groups = qk.k_groups;
   a.causal = p->causal;
   const int64_t m_blocks = (p->seq_q + kBM - 1) / kBM;
@@ -494,7 +382,7 @@ af_status run(const af_attn_params* p, char* ws, const Fp8Ws& w, cudaStream_t st
   if (grid > INT_MAX) return AF_ERR_UNSUPPORTED;
   a.m_blocks = static_cast<int>(m_blocks);
   auto kern = fp8_wgmma_kernel<T>;
-  e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
   if (e != cudaSuccess) return cuda_fail(e);
   kern<<<static_cast<unsigned>(grid), kThreads, kSmem, stream>>>(a);
   e = cudaGetLastError();
@@ -525,7 +413,7 @@ extern "C" int af_attn_fp8_sm90a_available(int device) {
 extern "C" size_t af_attn_fp8_sm90a_workspace_bytes(const af_attn_params* p) {
   if (af::validate_shape(p) != AF_OK) return 0;
   if (af::empty_work(p) || p->seq_kv == 0 || p->head_dim != 128) return 0;
-  return af::fp8_ws(p).total;
+  return af::fp8_ws(p).end;
 }
 
 extern "C" af_status af_attn_fp8_sm90a_fwd(const af_attn_params* p, void* workspace, size_t workspace_bytes,
@@ -538,8 +426,8 @@ extern "C" af_status af_attn_fp8_sm90a_fwd(const af_attn_params* p, void* worksp
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return af::cuda_fail(cudaGetLastError());
   if (!af_attn_fp8_sm90a_available(dev)) return AF_ERR_UNSUPPORTED;
-  const af::Fp8Ws w = af::fp8_ws(p);
-  if (!af::workspace_ok(workspace, workspace_bytes, w.total)) return AF_ERR_INVALID;
+  const af::VWs w = af::fp8_ws(p);
+  if (!af::workspace_ok(workspace, workspace_bytes, w.end)) return AF_ERR_INVALID;
   char* ws = static_cast<char*>(workspace);
   if (p->dtype == AF_BF16) return af::run<__nv_bfloat16>(p, ws, w, stream);
   return af::run<__half>(p, ws, w, stream);

@@ -36,24 +36,16 @@ constexpr float kMinAmax = 1e-12f;  // floor of a block's max |x|: scales never 
 struct WsLayout {
   int splits;
   int q_groups, k_groups;
-  size_t kpart, qpart, chan, q8, k8, qs, ks, qkm, total;
+  size_t kpart, qpart, chan, q8, k8, qs, ks, qkm, end;
 };
-
-inline size_t align256(size_t x) { return (x + 255) & ~size_t(255); }
 
 inline WsLayout ws_layout(const af_attn_params* p) {
   WsLayout w{};
   const size_t B = static_cast<size_t>(p->batch), HQ = p->heads_q, HK = p->heads_kv;
   const size_t D = p->head_dim, NQ = p->seq_q, NK = p->seq_kv;
-  // Token splits of the statistics pass: enough CTAs to fill a large GPU.
-  const int64_t bhk = static_cast<int64_t>(p->batch) * p->heads_kv;
-  int64_t splits = bhk > 0 ? (512 + bhk - 1) / bhk : 1;
   const int64_t rows = p->seq_kv > p->seq_q ? p->seq_kv : p->seq_q;
-  const int64_t by_rows = (rows + 255) / 256;
-  if (splits > by_rows) splits = by_rows;
-  if (splits > 32) splits = 32;
-  if (splits < 1) splits = 1;
-  w.splits = static_cast<int>(splits);
+  w.splits = stat_splits(static_cast<int64_t>(p->batch) * p->heads_kv, rows);
+  const size_t splits = static_cast<size_t>(w.splits);
   w.q_groups = (p->seq_q + kQGroup - 1) / kQGroup;
   w.k_groups = (p->seq_kv + kKGroup - 1) / kKGroup;
   size_t o = 0;
@@ -65,7 +57,7 @@ inline WsLayout ws_layout(const af_attn_params* p) {
   w.qs = o;    o = align256(o + sizeof(float) * B * HQ * w.q_groups);
   w.ks = o;    o = align256(o + sizeof(float) * B * HK * w.k_groups);
   w.qkm = o;   o = align256(o + sizeof(float) * B * HQ * NQ);
-  w.total = o;
+  w.end = o;
   return w;
 }
 
@@ -210,6 +202,23 @@ __device__ __forceinline__ void load_chan(const QuantArgs& a, int bhk, int c, fl
   f[4] = f1.x; f[5] = f1.y; f[6] = f1.z; f[7] = f1.w;
 }
 
+// A warp's rows row0 + ps * RPW + rl (pass ps, the lane's row rl), the lane's
+// 8 channels at base: rows >= nrows read as `pad`.
+template <typename T, int PASSES, int RPW>
+__device__ __forceinline__ void load_warp_rows(float (&x)[PASSES][8], const T* base, int64_t stride, int row0,
+                                               int rl, int nrows, const float (&pad)[8]) {
+#pragma unroll
+  for (int ps = 0; ps < PASSES; ++ps) {
+    const int row = row0 + ps * RPW + rl;
+    if (row < nrows) {
+      load8<T>(base + (int64_t)row * stride, x[ps]);
+    } else {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) x[ps][i] = pad[i];
+    }
+  }
+}
+
 // Pass 3: quantise 16 rows per warp. CTAs [0, k_ctas) take one 64-key group
 // of K each (one scale for the whole CTA); the rest take 64 rows of Q (one
 // scale per warp = per 16 rows).
@@ -230,16 +239,7 @@ __global__ void __launch_bounds__(kQuantWarps * 32) quantize_kernel(const QuantA
     load_chan<D>(a, bhk, c, mean, f);
     const T* base = reinterpret_cast<const T*>(a.k) + b * a.k_sb + hk * a.k_sh + c * 8;
     float x[PASSES][8];
-#pragma unroll
-    for (int ps = 0; ps < PASSES; ++ps) {
-      const int row = kb * kKGroup + warp * 16 + ps * RPW + rl;
-      if (row < a.seq_kv) {
-        load8<T>(base + (int64_t)row * a.k_sn, x[ps]);
-      } else {
-#pragma unroll
-        for (int i = 0; i < 8; ++i) x[ps][i] = mean[i];
-      }
-    }
+    load_warp_rows<T, PASSES, RPW>(x, base, a.k_sn, kb * kKGroup + warp * 16, rl, a.seq_kv, mean);
     float amax = 0.f;
 #pragma unroll
     for (int ps = 0; ps < PASSES; ++ps)
@@ -279,16 +279,8 @@ __global__ void __launch_bounds__(kQuantWarps * 32) quantize_kernel(const QuantA
   load_chan<D>(a, bhk, c, mean, f);
   const T* base = reinterpret_cast<const T*>(a.q) + b * a.q_sb + h * a.q_sh + c * 8;
   float x[PASSES][8];
-#pragma unroll
-  for (int ps = 0; ps < PASSES; ++ps) {
-    const int row = qg * kQGroup + ps * RPW + rl;
-    if (row < a.seq_q) {
-      load8<T>(base + (int64_t)row * a.q_sn, x[ps]);
-    } else {
-#pragma unroll
-      for (int i = 0; i < 8; ++i) x[ps][i] = 0.f;
-    }
-  }
+  const float zero[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  load_warp_rows<T, PASSES, RPW>(x, base, a.q_sn, qg * kQGroup, rl, a.seq_q, zero);
   if (a.want_lse) {
     // LSE correction: smoothing K shifts row i's scores by sm_scale * q_i . mean(K).
 #pragma unroll
@@ -395,7 +387,7 @@ af_status run(const af_attn_params* p, char* ws, const WsLayout& w, cudaStream_t
 
 }  // namespace
 
-size_t int8_qk_workspace_bytes(const af_attn_params* p) { return ws_layout(p).total; }
+size_t int8_qk_workspace_bytes(const af_attn_params* p) { return ws_layout(p).end; }
 
 af_status int8_qk_quantize(const af_attn_params* p, char* ws, cudaStream_t stream, Int8Qk* out) {
   const WsLayout w = ws_layout(p);
@@ -407,20 +399,14 @@ af_status int8_qk_quantize(const af_attn_params* p, char* ws, cudaStream_t strea
 }  // namespace af
 
 extern "C" size_t af_attn_int8_workspace_bytes(const af_attn_params* p) {
-  if (af::validate_shape(p) != AF_OK) return 0;
-  if (af::empty_work(p)) return 0;
-  return af::ws_layout(p).total;
+  return af::workspace_bytes_of(p, af::ws_layout);
 }
 
 extern "C" af_status af_attn_int8_fwd(const af_attn_params* p, void* workspace,
                                       size_t workspace_bytes, cudaStream_t stream) {
-  bool empty = false;
-  af_status st = af::validate_call(p, &empty);
-  if (st != AF_OK || empty) return st;
-  const af::WsLayout w = af::ws_layout(p);
-  if (!af::workspace_ok(workspace, workspace_bytes, w.total)) return AF_ERR_INVALID;
-  char* ws = static_cast<char*>(workspace);
-  return af::dispatch_dtype_dim(p, [&](auto t, auto d) {
-    return af::run<typename decltype(t)::type, decltype(d)::value>(p, ws, w, stream);
+  return af::with_workspace(p, workspace, workspace_bytes, af::ws_layout, [&](char* ws, const af::WsLayout& w) {
+    return af::dispatch_dtype_dim(p, [&](auto t, auto d) {
+      return af::run<typename decltype(t)::type, decltype(d)::value>(p, ws, w, stream);
+    });
   });
 }

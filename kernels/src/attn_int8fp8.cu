@@ -3,9 +3,9 @@
 //
 //   1-3. Q and K: the passes of attn_int8.cu (af_int8_qk.h): K smoothed by its
 //        mean, per-channel range migration, int8 with per-block scales.
-//   4. vstats_kernel:   per (batch, kv head) and channel, over token splits:
-//                       sum / max / min of V.
-//   5. vquant_kernel:   mean(V) and scale = max|V - mean| / 448 per channel;
+//   4-5. V (af_fp8.cuh): per (batch, kv head) and channel, over token splits:
+//                       sum / max / min of V; then
+//                       mean(V) and scale = max|V - mean| / 448 per channel;
 //                       (V - mean) / scale -> e4m3 (zero-sum rounding per
 //                       64 keys, af_fp8.cuh), written transposed
 //                       ([channel][key], keys padded to 64 with zeros and
@@ -66,12 +66,8 @@
 namespace af {
 namespace {
 
-constexpr int kVThreads = 256;
-constexpr int kVGroup = 64;          // keys per V quantisation CTA = keys per tile
-constexpr float kFp8Max = 448.f;     // largest finite e4m3
-constexpr float kVMinAmax = 1e-20f;  // floor of a channel's max |V - mean|
-constexpr float kShift = 8.f;        // p = 2^(s - m + kShift)
-constexpr float kRescale = 0.f;
+constexpr int kShift = 8;            // p = 2^(s - m + kShift)
+constexpr int kRescale = 0;          // the running max is exact
 
 static_assert(kVGroup == kKGroup, "one K scale and one V tile per 64 keys");
 
@@ -112,100 +108,24 @@ __device__ __forceinline__ void mma_e4m3(float (&d)[4], const uint32_t (&a)[4], 
 #endif
 }
 
+// d = the 64-key product of A (two 32-key chunks a[0], a[1]) and B (b0, b1
+// for keys 0-31, b2, b3 for 32-63), from zero.
+__device__ __forceinline__ void mma_e4m3_64(float (&d)[4], const uint32_t (&a)[2][4], uint32_t b0, uint32_t b1,
+                                            uint32_t b2, uint32_t b3) {
+  mma_e4m3_z(d, a[0], b0, b1);
+  mma_e4m3(d, a[1], b2, b3);
+}
+
 // Position of key k (0..15) inside its 16-key group of V^T (see the header).
 __host__ __device__ constexpr int vt_pos(int k) {
   return k < 8 ? 4 * (k >> 1) + (k & 1) : 4 * ((k - 8) >> 1) + 2 + (k & 1);
 }
 
-// ---- V quantisation ---------------------------------------------------------
-
-struct VArgs {
-  const char* v;
-  int64_t v_sb, v_sh, v_sn;  // element strides
-  float* vpart;              // [b*hkv][splits][3][D]: sum, max, min
-  float* vchan;              // [b*hkv][2][D]: mean, scale
-  uint8_t* vt;               // [b*hkv][D][nk_pad] e4m3
-  int hkv, seq_kv, splits, nk_pad;
+// V^T order of af_fp8.cuh's quantisation pass: key k of a 64-key group at
+// vt_pos inside its 16-key group.
+struct VtOrder {
+  __device__ __forceinline__ static int pos(int kl) { return (kl & ~15) + vt_pos(kl & 15); }
 };
-
-// grid (splits, b*hkv): per-channel sum / max / min of V over a token split.
-template <typename T, int D>
-__global__ void __launch_bounds__(kVThreads) vstats_kernel(const VArgs a) {
-  __shared__ float red[3][kVStatRows<D, kVThreads>][D + 4];
-  v_split_stats<T, D, kVThreads>(a, red);
-}
-
-// grid (nk_pad / 64, b*hkv): 64 keys of one kv head -> e4m3 V^T columns.
-template <typename T, int D>
-__global__ void __launch_bounds__(kVThreads) vquant_kernel(const VArgs a) {
-#if AF_FP8_MMA
-  constexpr int CPR = D / 8;
-  constexpr int RPP = kVThreads / CPR;
-  constexpr int TROW = kVGroup + 16;  // bytes per smem row (16-byte aligned, fewer conflicts)
-  __shared__ float s_mean[D], s_inv[D], s_hi[D], s_lo[D];
-  __shared__ float xs[kVGroup][D + 1];  // (V - mean) * 448 / amax of the group's keys
-  __shared__ __align__(16) uint8_t tile[D][TROW];
-  const int kg = blockIdx.x, bhk = blockIdx.y;
-  const int b = bhk / a.hkv, hk = bhk % a.hkv;
-  for (int ch = threadIdx.x; ch < D; ch += kVThreads) {
-    float sum, mx, mn;
-    v_channel_stats<D>(a.vpart, a.splits, bhk, ch, sum, mx, mn);
-    const float mean = sum / static_cast<float>(a.seq_kv);
-    const float amax = fmaxf(fmaxf(mx - mean, mean - mn), kVMinAmax);
-    const float inv = kFp8Max / amax;
-    s_mean[ch] = mean;
-    s_inv[ch] = inv;
-    s_hi[ch] = (mx - mean) * inv;  // the column's extremes, computed as its elements are
-    s_lo[ch] = (mn - mean) * inv;
-    if (kg == 0) {
-      a.vchan[(int64_t)bhk * 2 * D + ch] = mean;
-      a.vchan[(int64_t)bhk * 2 * D + D + ch] = amax / kFp8Max;
-    }
-  }
-  __syncthreads();
-  const int c = threadIdx.x % CPR, r0 = threadIdx.x / CPR;
-  const T* base = reinterpret_cast<const T*>(a.v) + b * a.v_sb + hk * a.v_sh + c * 8;
-#pragma unroll
-  for (int ps = 0; ps < kVGroup / RPP; ++ps) {
-    const int kl = ps * RPP + r0;  // key inside the group
-    const int key = kg * kVGroup + kl;
-    float x[8];
-    if (key < a.seq_kv) {
-      load8<T>(base + (int64_t)key * a.v_sn, x);
-#pragma unroll
-      for (int i = 0; i < 8; ++i) x[i] = (x[i] - s_mean[c * 8 + i]) * s_inv[c * 8 + i];
-    } else {
-#pragma unroll
-      for (int i = 0; i < 8; ++i) x[i] = 0.f;  // padding keys: exact zeros (P is 0 there too)
-    }
-#pragma unroll
-    for (int i = 0; i < 8; ++i) xs[kl][c * 8 + i] = x[i];
-  }
-  __syncthreads();
-  // One warp per channel: e4m3 with the group's rounding errors summing to
-  // about zero, every value inside the channel's [min, max] (af_fp8.cuh).
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  for (int ch = warp; ch < D; ch += kVThreads / 32) {
-    const float x2[2] = {xs[lane][ch], xs[lane + 32][ch]};
-    uint32_t q[2];
-    e4m3_round_zero_sum(x2, s_lo[ch], s_hi[ch], q);
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      const int kl = lane + 32 * i;
-      tile[ch][(kl & ~15) + vt_pos(kl & 15)] = static_cast<uint8_t>(q[i]);
-    }
-  }
-  __syncthreads();
-  uint8_t* dst = a.vt + (int64_t)bhk * D * a.nk_pad + (int64_t)kg * kVGroup;
-  for (int idx = threadIdx.x; idx < D * (kVGroup / 16); idx += kVThreads) {
-    const int row = idx / (kVGroup / 16), ch = idx % (kVGroup / 16);
-    *reinterpret_cast<uint4*>(dst + (int64_t)row * a.nk_pad + ch * 16) =
-        *reinterpret_cast<const uint4*>(&tile[row][ch * 16]);
-  }
-#elif defined(__CUDA_ARCH__)
-  __trap();
-#endif
-}
 
 // ---- attention mainloop -----------------------------------------------------
 
@@ -256,18 +176,9 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
   const int warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, tq = lane & 3;
 
-  int mb = blockIdx.x % a.m_blocks;
-  const int bh = blockIdx.x / a.m_blocks;
-  if (a.causal) mb = a.m_blocks - 1 - mb;  // longest rows first
-  const int h = bh % a.hq, b = bh / a.hq;
-  const int hk = h / a.group;
+  const RowBlock rb = row_block<BM, BN>(a);
+  const int bh = rb.bh, b = rb.b, h = rb.h, hk = rb.hk, m0 = rb.m0, off = rb.off, n_tiles = rb.n_tiles;
   const int bhk = b * a.hkv + hk;
-  const int m0 = mb * BM;
-  const int off = a.seq_kv - a.seq_q;
-
-  int n_end = a.seq_kv;
-  if (a.causal) n_end = min(n_end, m0 + BM + off);
-  const int n_tiles = n_end > 0 ? (n_end + BN - 1) / BN : 0;
 
   const char* qg = a.q + b * a.q_sb + h * a.q_sh + (int64_t)m0 * a.q_sn;
   const char* kg = a.k + b * a.k_sb + hk * a.k_sh;
@@ -291,11 +202,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
   const int wrow_last = wrow0 + MT * 16 - 1;
 
   float qmul[MT];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt) {
-    const int gi = (m0 >> 4) + warp * MT + mt;
-    qmul[mt] = gi < a.q_groups ? __ldg(a.q_scale + (int64_t)bh * a.q_groups + gi) : 1.f;
-  }
+  int8_q_scales<MT>(qmul, a, bh, m0, warp);
 
   QFrags<C> qf;
   load_q_frags<C>(qf, sQ, warp, ql);
@@ -312,8 +219,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
     const uint32_t sKt = sK + stage * C::K_BYTES;
     const uint32_t sVt = sV + stage * C::V_BYTES;
 
-    const int kgi = n0 / kKGroup;
-    const float kmul = __ldg(a.k_scale + (int64_t)bhk * a.k_groups + kgi);
+    const float kmul = int8_k_scale(a, bhk, n0);
 
     cp_async_wait<1>();  // K[t] landed (V[t] may be in flight)
     __syncthreads();     // ... for every thread; and everyone is done with K[t-1]
@@ -334,54 +240,9 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) sc[mt] = qmul[mt] * kmul;
 
-      // Masked scores get a sentinel far below any real int32 product
-      // (|acc| <= 127*127*128 < 2^21); their p are zeroed after the exponent.
-      constexpr int kMaskedI = -(1 << 30);
       const bool need_mask = (n0 + BN > a.seq_kv) || (a.causal && n0 + BN - 1 > wrow0 + off);
-      if (need_mask) {
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-          for (int j = 0; j < C::NTILE; ++j)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-              const int col = n0 + j * 8 + tq * 2 + (e & 1);
-              const int row = wrow0 + mt * 16 + g + (e >> 1) * 8;
-              if (col >= a.seq_kv || (a.causal && col > row + off)) acc[mt][j][e] = kMaskedI;
-            }
-      }
-
-      float mnew[MT][2];
-      bool any_move = false;
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int hr = 0; hr < 2; ++hr) {
-          int tm[C::NTILE];  // scratch
-          const int mi = int8_row_max<C::NTILE>(acc[mt], hr, tm);
-          const float mx = mi == kMaskedI ? -INFINITY : static_cast<float>(mi) * sc[mt];
-          const bool move = mx > mrow[mt][hr] + kRescale;  // also: first key seen
-          mnew[mt][hr] = move ? mx : mrow[mt][hr];
-          any_move |= move;
-        }
-      rescale_rows<C>(any_move, mnew, mrow, lsum, o);
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-        for (int hr = 0; hr < 2; ++hr) {
-          // No key seen yet: every p of this row is masked (forced to 0 below).
-          const float nm = mrow[mt][hr] == -INFINITY ? 0.f : kShift - mrow[mt][hr];
-          // acc + 0x4B400000 read as fp32 is 1.5*2^23 + acc exactly (one IADD, one FFMA).
-          const float bias = fmaf(-12582912.0f, sc[mt], nm);
-#pragma unroll
-          for (int j = 0; j < C::NTILE; ++j)
-#pragma unroll
-            for (int e = 2 * hr; e < 2 * hr + 2; ++e) {
-              float p = fast_exp2(fmaf(__int_as_float(acc[mt][j][e] + 0x4B400000), sc[mt], bias));
-              if (need_mask && acc[mt][j][e] == kMaskedI) p = 0.f;
-              s[mt][j][e] = p;
-            }
-        }
+      if (need_mask) mask_scores<C>(acc, a, n0, wrow0, off, g, tq);
+      softmax_tile<C, kShift, kRescale>(acc, sc, need_mask, mrow, lsum, o, s);
     }
 
     cp_async_wait<1>();  // V[t] landed
@@ -407,8 +268,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
         float tl[4];
-        mma_e4m3_z(tl, pa[mt][0], kOnes, kOnes);
-        mma_e4m3(tl, pa[mt][1], kOnes, kOnes);
+        mma_e4m3_64(tl, pa[mt], kOnes, kOnes, kOnes, kOnes);
 #pragma unroll
         for (int i = 0; i < 4; ++i) lsum[mt][i] += tl[i];
       }
@@ -419,8 +279,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) {
           float tv[4];
-          mma_e4m3_z(tv, pa[mt][0], v0, v1);
-          mma_e4m3(tv, pa[mt][1], v2, v3);
+          mma_e4m3_64(tv, pa[mt], v0, v1, v2, v3);
 #pragma unroll
           for (int i = 0; i < 4; ++i) o[mt][n][i] += tv[i];  // flush to fp32 every 64 keys
         }
@@ -473,31 +332,8 @@ __global__ void __launch_bounds__(C::NT, C::MINB) fp8_fwd_kernel(const Fp8Args A
 template <typename T, int D>
 using F8Cfg = PerHeadDim<D, Fp8Cfg<T, 128, AF_F8_128_CFG>, Fp8Cfg<T, 64, AF_F8_64_CFG>>;
 
-struct F8Ws {
-  size_t vpart, vchan, vt, total;
-  int splits, nk_pad;
-};
-
-inline size_t align256(size_t x) { return (x + 255) & ~size_t(255); }
-
-inline F8Ws f8_layout(const af_attn_params* p) {
-  F8Ws w{};
-  const size_t BHK = static_cast<size_t>(p->batch) * p->heads_kv, D = p->head_dim;
-  const int64_t bhk = static_cast<int64_t>(p->batch) * p->heads_kv;
-  int64_t splits = bhk > 0 ? (512 + bhk - 1) / bhk : 1;  // enough CTAs for a large GPU
-  const int64_t by_rows = (static_cast<int64_t>(p->seq_kv) + 255) / 256;
-  if (splits > by_rows) splits = by_rows;
-  if (splits > 32) splits = 32;
-  if (splits < 1) splits = 1;
-  w.splits = static_cast<int>(splits);
-  w.nk_pad = (p->seq_kv + kVGroup - 1) / kVGroup * kVGroup;
-  size_t o = align256(int8_qk_workspace_bytes(p));
-  w.vpart = o; o = align256(o + sizeof(float) * 3 * splits * BHK * D);
-  w.vchan = o; o = align256(o + sizeof(float) * 2 * BHK * D);
-  w.vt = o;    o = align256(o + BHK * D * static_cast<size_t>(w.nk_pad));
-  w.total = o;
-  return w;
-}
+// The workspace: the Q/K passes' buffers, then the V passes'.
+inline VWs f8_layout(const af_attn_params* p) { return v_workspace(p, int8_qk_workspace_bytes(p), kVGroup); }
 
 template <class C>
 af_status launch_f8(const Fp8Args& args, cudaStream_t stream) {
@@ -506,37 +342,19 @@ af_status launch_f8(const Fp8Args& args, cudaStream_t stream) {
 }
 
 template <typename T, int D>
-af_status run(const af_attn_params* p, char* ws, const F8Ws& w, cudaStream_t stream) {
-  const int64_t bhk = static_cast<int64_t>(p->batch) * p->heads_kv;
-  if (bhk > 65535) return AF_ERR_UNSUPPORTED;  // grid.y of the V passes
+af_status run(const af_attn_params* p, char* ws, const VWs& w, cudaStream_t stream) {
   Int8Qk qk{};
   af_status st = int8_qk_quantize(p, ws, stream, &qk);
   if (st != AF_OK) return st;
-
   VArgs va{};
-  va.v = static_cast<const char*>(p->v.data);
-  va.v_sb = p->v.stride_b; va.v_sh = p->v.stride_h; va.v_sn = p->v.stride_n;
-  va.vpart = reinterpret_cast<float*>(ws + w.vpart);
-  va.vchan = reinterpret_cast<float*>(ws + w.vchan);
-  va.vt = reinterpret_cast<uint8_t*>(ws + w.vt);
-  va.hkv = p->heads_kv;
-  va.seq_kv = p->seq_kv;
-  va.splits = w.splits;
-  va.nk_pad = w.nk_pad;
-  if (p->seq_kv > 0) {
-    vstats_kernel<T, D><<<dim3(w.splits, static_cast<unsigned>(bhk)), kVThreads, 0, stream>>>(va);
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) return cuda_fail(e);
-    vquant_kernel<T, D><<<dim3(w.nk_pad / kVGroup, static_cast<unsigned>(bhk)), kVThreads, 0, stream>>>(va);
-    e = cudaGetLastError();
-    if (e != cudaSuccess) return cuda_fail(e);
-  }
+  st = enqueue_v_passes<T, D, VtOrder>(p, ws, w, stream, &va);
+  if (st != AF_OK) return st;
 
   Fp8Args a{};
   a.f = int8_fwd_args(p, qk);
   a.vt = va.vt;
   a.vchan = va.vchan;
-  a.nk_pad = w.nk_pad;
+  a.nk_pad = va.nk_pad;
   return launch_f8<F8Cfg<T, D>>(a, stream);
 }
 
@@ -554,22 +372,16 @@ af_status device_has_fp8_mma() {
 }  // namespace af
 
 extern "C" size_t af_attn_int8fp8_workspace_bytes(const af_attn_params* p) {
-  if (af::validate_shape(p) != AF_OK) return 0;
-  if (af::empty_work(p)) return 0;
-  return af::f8_layout(p).total;
+  return af::workspace_bytes_of(p, af::f8_layout);
 }
 
 extern "C" af_status af_attn_int8fp8_fwd(const af_attn_params* p, void* workspace,
                                          size_t workspace_bytes, cudaStream_t stream) {
-  bool empty = false;
-  af_status st = af::validate_call(p, &empty);
-  if (st != AF_OK || empty) return st;
-  const af::F8Ws w = af::f8_layout(p);
-  if (!af::workspace_ok(workspace, workspace_bytes, w.total)) return AF_ERR_INVALID;
-  st = af::device_has_fp8_mma();
-  if (st != AF_OK) return st;
-  char* ws = static_cast<char*>(workspace);
-  return af::dispatch_dtype_dim(p, [&](auto t, auto d) {
-    return af::run<typename decltype(t)::type, decltype(d)::value>(p, ws, w, stream);
+  return af::with_workspace(p, workspace, workspace_bytes, af::f8_layout, [&](char* ws, const af::VWs& w) {
+    const af_status st = af::device_has_fp8_mma();
+    if (st != AF_OK) return st;
+    return af::dispatch_dtype_dim(p, [&](auto t, auto d) {
+      return af::run<typename decltype(t)::type, decltype(d)::value>(p, ws, w, stream);
+    });
   });
 }
