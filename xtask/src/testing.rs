@@ -73,10 +73,12 @@ pub fn wheel_spec(local: &str, platform: &str, requires: &str) -> crate::wheel::
     use crate::wheel::filename::WheelFilename;
     use crate::wheel::metadata::CoreMetadata;
     use crate::wheel::Entry;
-    let version = format!("2026.1.0+{local}");
+    let version = crate::versions::Version::public("2026.1.0")
+        .unwrap()
+        .with_local(&local.parse().unwrap());
     let filename = WheelFilename::abi3(
         &"attnfarm".parse().unwrap(),
-        &version.parse().unwrap(),
+        &version,
         crate::versions::PythonTag::cpython3(9),
         platform.parse().unwrap(),
     );

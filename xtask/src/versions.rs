@@ -23,6 +23,8 @@ pub enum VersionError {
     Package(String),
     #[error("version `{0}` has a local label; the farm adds `+cu<XY>torch<M>.<m>` itself")]
     LocalLabel(String),
+    #[error("`{0}` is not a normalised PEP 440 local version label (expected lower-case ASCII letters and digits in `.`-separated segments, e.g. `cu128torch2.9`)")]
+    LocalLabelSyntax(String),
     #[error("`{0}` is not a CPython 3 tag (expected e.g. `cp39`)")]
     PythonTag(String),
 }
@@ -79,8 +81,8 @@ pub fn is_canonical_public_version(v: &str) -> bool {
 }
 
 /// A package version: a normalised public PEP 440 version
-/// (`N(.N)*[{a|b|rc}N][.postN][.devN]`), optionally with a local label of
-/// lower-case alphanumeric segments. The matrix's `package.version` has no
+/// (`N(.N)*[{a|b|rc}N][.postN][.devN]`), optionally with a [`LocalLabel`]
+/// after a `+`. The matrix's `package.version` has no
 /// label ([`Version::public`]); each variant adds one.
 /// Ex) `2026.1.0`, `2026.1.0+cu128torch2.9`
 ///
@@ -99,8 +101,7 @@ impl Version {
 
     /// This version with `label` as its local label (replacing any).
     /// Ex) `2026.1.0` + `cu128torch2.9` → `2026.1.0+cu128torch2.9`
-    pub fn with_local(&self, label: &str) -> Version {
-        debug_assert!(is_local_label(label), "{label}");
+    pub fn with_local(&self, label: &LocalLabel) -> Version {
         Version(format!("{}+{label}", self.public_part()))
     }
 
@@ -135,10 +136,31 @@ impl FromStr for Version {
             Some((p, l)) => (p, Some(l)),
             None => (s, None),
         };
-        if !is_canonical_public_version(public) || !local.is_none_or(is_local_label) {
+        if !is_canonical_public_version(public) {
             return Err(VersionError::Package(s.to_string()));
         }
+        if let Some(l) = local {
+            l.parse::<LocalLabel>()?;
+        }
         Ok(Version(s.to_string()))
+    }
+}
+
+/// A PEP 440 local version label in normalised form: segments of lower-case
+/// ASCII letters and digits, separated by `.` (PEP 440 also reads `-` and `_`
+/// as separators and upper case, but normalises them to these). The part of a
+/// wheel's version after the `+`; the plan makes one per variant.
+/// Ex) `cu128torch2.9`, `cu130torchstable2.10`
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LocalLabel(String);
+
+impl FromStr for LocalLabel {
+    type Err = VersionError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if !is_local_label(s) {
+            return Err(VersionError::LocalLabelSyntax(s.to_string()));
+        }
+        Ok(LocalLabel(s.to_string()))
     }
 }
 
@@ -202,6 +224,7 @@ pub(crate) use string_newtype;
 
 // Debug-prints as the string does (`"2026.1.0"`).
 string_newtype!(Version);
+string_newtype!(LocalLabel);
 
 /// A torch minor release line, the unit a wheel variant is built for.
 /// Ex) `2.9`
@@ -730,6 +753,7 @@ pub(crate) use serde_via_str;
 
 serde_via_str!(
     Version,
+    LocalLabel,
     TorchMinor,
     TorchRelease,
     CudaVersion,
@@ -954,18 +978,66 @@ mod tests {
     #[test]
     fn package_versions() {
         let v = Version::public("2026.1.0").unwrap();
-        let w = v.with_local("cu128torch2.9");
+        let w = v.with_local(&"cu128torch2.9".parse().unwrap());
         assert_eq!(w, "2026.1.0+cu128torch2.9");
         assert_eq!(w.public_part(), "2026.1.0");
         assert_eq!(w.local(), Some("cu128torch2.9"));
         assert_eq!(v.local(), None);
         assert_eq!(format!("{v:?}"), "\"2026.1.0\"");
-        assert_eq!(w.with_local("cu130torch2.11"), "2026.1.0+cu130torch2.11");
+        assert_eq!(
+            w.with_local(&"cu130torch2.11".parse().unwrap()),
+            "2026.1.0+cu130torch2.11"
+        );
         for s in ["1.0+", "1.0+CU128", "1.0+a..b", "1.0+a-b", "1.0RC1", "v1"] {
             assert!(s.parse::<Version>().is_err(), "{s}");
         }
         insta::assert_snapshot!(Version::public("1.0+x").unwrap_err(), @"version `1.0+x` has a local label; the farm adds `+cu<XY>torch<M>.<m>` itself");
         insta::assert_snapshot!(Version::public("1.0-1").unwrap_err(), @"`1.0-1` is not a normalised PEP 440 version (expected e.g. `2026.1.0`, `1.2rc1`, `1.2.post1`)");
+    }
+
+    /// A wheel's version (public version + local label) displays and
+    /// serialises as exactly the text it was made from: the bytes of METADATA,
+    /// wheel file names and plan JSON.
+    #[test]
+    fn local_labels_round_trip() {
+        for s in ["cu128torch2.9", "cu130torchstable2.10", "a", "1.x2.3"] {
+            let l: LocalLabel = s.parse().unwrap();
+            assert_eq!(l.to_string(), s);
+            assert_eq!(format!("{l:?}"), format!("{s:?}"));
+        }
+        let v = Version::public("2026.1.0")
+            .unwrap()
+            .with_local(&"cu130torchstable2.10".parse().unwrap());
+        assert_eq!(v.to_string(), "2026.1.0+cu130torchstable2.10");
+        assert_eq!(
+            v,
+            "2026.1.0+cu130torchstable2.10".parse::<Version>().unwrap()
+        );
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(json, "\"2026.1.0+cu130torchstable2.10\"");
+        assert_eq!(serde_json::from_str::<Version>(&json).unwrap(), v);
+    }
+
+    #[test]
+    fn local_labels_rejected() {
+        for s in [
+            "",
+            "CU128",
+            "a..b",
+            "a-b",
+            "a_b",
+            ".a",
+            "a.",
+            "cu128+torch",
+            "é",
+        ] {
+            assert!(s.parse::<LocalLabel>().is_err(), "{s}");
+        }
+        insta::assert_snapshot!("cu128-torch2.9".parse::<LocalLabel>().unwrap_err(), @"`cu128-torch2.9` is not a normalised PEP 440 local version label (expected lower-case ASCII letters and digits in `.`-separated segments, e.g. `cu128torch2.9`)");
+        insta::assert_snapshot!("".parse::<LocalLabel>().unwrap_err(), @"`` is not a normalised PEP 440 local version label (expected lower-case ASCII letters and digits in `.`-separated segments, e.g. `cu128torch2.9`)");
+        // A version's bad label is named on its own.
+        insta::assert_snapshot!("1.0+Cu128".parse::<Version>().unwrap_err(), @"`Cu128` is not a normalised PEP 440 local version label (expected lower-case ASCII letters and digits in `.`-separated segments, e.g. `cu128torch2.9`)");
+        assert!(serde_json::from_str::<LocalLabel>("\"a..b\"").is_err());
     }
 
     #[test]

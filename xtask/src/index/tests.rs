@@ -233,8 +233,8 @@ fn stray_and_missing_wheels() {
     let mut other = plan.clone();
     other.package.version = "2025.9.0".parse().unwrap();
     for v in &mut other.variants {
-        v.version = v.version.replace("2026.1.0", "2025.9.0");
-        v.wheel.version = v.version.parse().unwrap();
+        v.version = v.version.replace("2026.1.0", "2025.9.0").parse().unwrap();
+        v.wheel.version = v.version.clone();
     }
     fixture_wheel(&other, "cu12-torch2.9-linux_x86_64", &dist.join("wheels"));
     insta::assert_snapshot!(write_index(&plan, &dist, BaseUrl::Local, None).unwrap_err(), @"attnfarm-2025.9.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl matches no variant of the plan (version `2025.9.0+cu128torch2.9`, platform manylinux_2_28_x86_64); remove it or build it from this matrix");

@@ -12,7 +12,8 @@ pub use crate::matrix::VariantId;
 use crate::matrix::{IndexSource, Matrix, Package, Release, TorchSel};
 use crate::platform::{GlibcVersion, Os, Platform, PlatformTag};
 use crate::versions::{
-    CudaVersion, RequiresPython, SmArch, TorchMinor, TorchRelease, VersionError,
+    CudaVersion, LocalLabel, RequiresPython, SmArch, TorchMinor, TorchRelease, Version,
+    VersionError,
 };
 use crate::wheel::filename::WheelFilename;
 
@@ -109,8 +110,9 @@ pub struct Variant {
     pub toolkit_packages: Vec<String>,
     pub arches: Vec<SmArch>,
     pub ptx: Option<SmArch>,
-    /// Full version with local label. Ex) `2026.1.0+cu128torch2.9`
-    pub version: String,
+    /// Full version with local label (the wheel file name's version).
+    /// Ex) `2026.1.0+cu128torch2.9`
+    pub version: Version,
     pub wheel: WheelFilename,
     pub requires_dist: Vec<String>,
     /// Ex) `>=3.10`
@@ -181,14 +183,18 @@ pub fn stable_variant_id(cuda_major: u32, floor: TorchMinor, platform: Platform)
 }
 
 /// Local version label naming the toolkit and torch minor. Ex) `cu128torch2.9`
-pub fn local_label(toolkit: CudaVersion, torch: TorchMinor) -> String {
+pub fn local_label(toolkit: CudaVersion, torch: TorchMinor) -> LocalLabel {
     format!("cu{}torch{torch}", toolkit.compact())
+        .parse()
+        .expect("`cu<digits>torch<digits>.<digits>` is a local label")
 }
 
 /// Local version label of a stable wheel: the toolkit and the floor.
 /// Ex) `cu130torchstable2.10`
-pub fn stable_local_label(toolkit: CudaVersion, floor: TorchMinor) -> String {
+pub fn stable_local_label(toolkit: CudaVersion, floor: TorchMinor) -> LocalLabel {
     format!("cu{}torchstable{floor}", toolkit.compact())
+        .parse()
+        .expect("`cu<digits>torchstable<digits>.<digits>` is a local label")
 }
 
 /// `Requires-Dist` of a stable wheel: the floor, no upper bound.
@@ -279,7 +285,7 @@ impl Plan {
                 toolkit_packages: toolkit.packages[&platform].clone(),
                 arches: toolkit.arches.clone(),
                 ptx: toolkit.ptx,
-                version: version.to_string(),
+                version,
                 wheel,
                 requires_dist: vec![requirement],
                 requires_python: t.requires_python.clone(),
@@ -369,6 +375,8 @@ pub fn ambient(
             version: torch_cuda.to_string(),
             source,
         })?;
+    // Re-labelled with the real toolkit, whichever variant it starts from.
+    let version = m.package.version.with_local(&local_label(toolkit, minor));
     let plan = Plan::from_matrix(m, Some(host));
     let found = plan
         .variants
@@ -418,13 +426,8 @@ pub fn ambient(
                 toolkit_packages: vec![],
                 arches,
                 ptx: tk.and_then(|t| t.ptx),
-                version: String::new(),
-                wheel: WheelFilename::abi3(
-                    &m.package.name,
-                    &m.package.version,
-                    m.package.abi3,
-                    platform_tag,
-                ),
+                version: version.clone(),
+                wheel: WheelFilename::abi3(&m.package.name, &version, m.package.abi3, platform_tag),
                 requires_dist: vec![minor.requirement()],
                 requires_python,
                 host: HostSupport::Yes,
@@ -439,14 +442,13 @@ pub fn ambient(
     v.toolkit = toolkit;
     v.arches.retain(|a| a.supported_by(toolkit));
     v.ptx = v.ptx.filter(|p| p.supported_by(toolkit));
-    let version = m.package.version.with_local(&local_label(toolkit, minor));
-    v.version = version.to_string();
     v.wheel = WheelFilename::abi3(
         &m.package.name,
         &version,
         m.package.abi3,
         v.platform_tag.clone(),
     );
+    v.version = version;
     v.host = HostSupport::Yes;
     v.load_test.clear();
     Ok(v)

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::filename::WheelFilename;
 use crate::names::PackageName;
-use crate::versions::RequiresPython;
+use crate::versions::{RequiresPython, Version};
 
 /// Core metadata (2.4: License-Expression and License-File).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +15,8 @@ pub struct CoreMetadata {
     /// Written as the name displays (its PEP 503 normalised form, as the
     /// matrix's `package.name` validates to). Ex) `attnfarm`
     pub name: PackageName,
-    /// Ex) `2026.1.0+cu128torch2.9`
-    pub version: String,
+    /// The wheel's version, local label included. Ex) `2026.1.0+cu128torch2.9`
+    pub version: Version,
     pub summary: String,
     /// SPDX expression. Ex) `Apache-2.0`
     pub license_expression: String,
@@ -42,7 +42,7 @@ impl CoreMetadata {
         };
         field("Metadata-Version", "2.4");
         field("Name", self.name.as_str());
-        field("Version", &self.version);
+        field("Version", self.version.as_str());
         field("Summary", &self.summary);
         field("License-Expression", &self.license_expression);
         for f in &self.license_files {
@@ -164,7 +164,7 @@ mod tests {
     fn meta() -> CoreMetadata {
         CoreMetadata {
             name: "attnfarm".parse().unwrap(),
-            version: "2026.1.0+cu128torch2.9".into(),
+            version: "2026.1.0+cu128torch2.9".parse().unwrap(),
             summary: "Fast attention".into(),
             license_expression: "Apache-2.0".into(),
             license_files: vec!["LICENSE".into()],

@@ -151,7 +151,7 @@ fn refuses_unsafe_paths() {
 fn refuses_inconsistent_metadata() {
     let out = tmp("inconsistent");
     let mut s = spec();
-    s.metadata.version = "2026.1.0".into();
+    s.metadata.version = "2026.1.0".parse().unwrap();
     insta::assert_snapshot!(write_wheel(&s, &payload(), &out, None).unwrap_err(), @"metadata of attnfarm-2026.1.0+cu128torch2.9-cp39-abi3-manylinux_2_28_x86_64.whl does not match its file name: Version `2026.1.0` vs file name version `2026.1.0+cu128torch2.9`");
 }
 
