@@ -467,6 +467,16 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
 
   const bool warp_has_rows = wrow0 < a.seq_q;
 
+  // K / V of the tile after the one at n0 into the stage tile `stage` does not use.
+  auto prefetch_k = [&](int stage, int n0) {
+    load_tile<BN, QROW, NT>(sK + (stage ^ 1) * C::K_BYTES, kg + (int64_t)(n0 + BN) * a.k_sn,
+                            a.k_sn, a.seq_kv - n0 - BN, tid);
+  };
+  auto prefetch_v = [&](int stage, int n0) {
+    load_tile<BN, VROW, NT>(sV + (stage ^ 1) * C::V_BYTES, vg + (int64_t)(n0 + BN) * a.v_sn,
+                            a.v_sn, a.seq_kv - n0 - BN, tid);
+  };
+
   for (int t = 0; t < n_tiles; ++t) {
     const int n0 = t * BN;
     const int stage = t & 1;
@@ -482,18 +492,14 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
     cp_async_wait<0>();
     __syncthreads();
     if (t + 1 < n_tiles) {
-      load_tile<BN, QROW, NT>(sK + (stage ^ 1) * C::K_BYTES, kg + (int64_t)(n0 + BN) * a.k_sn,
-                              a.k_sn, a.seq_kv - n0 - BN, tid);
-      load_tile<BN, VROW, NT>(sV + (stage ^ 1) * C::V_BYTES, vg + (int64_t)(n0 + BN) * a.v_sn,
-                              a.v_sn, a.seq_kv - n0 - BN, tid);
+      prefetch_k(stage, n0);
+      prefetch_v(stage, n0);
     }
     cp_async_commit();
 #else
     cp_async_wait<1>();  // K[t] landed (V[t] may be in flight)
     __syncthreads();     // ... for every thread; and everyone is done with K[t-1]
-    if (t + 1 < n_tiles)
-      load_tile<BN, QROW, NT>(sK + (stage ^ 1) * C::K_BYTES, kg + (int64_t)(n0 + BN) * a.k_sn,
-                              a.k_sn, a.seq_kv - n0 - BN, tid);
+    if (t + 1 < n_tiles) prefetch_k(stage, n0);
     cp_async_commit();
 #endif
 
@@ -521,9 +527,7 @@ __global__ void __launch_bounds__(C::NT, C::MINB) attn_fwd_kernel(const FwdArgs 
 #if !AF_ONE_SYNC
     cp_async_wait<1>();  // V[t] landed
     __syncthreads();     // ... for every thread; and everyone is done with V[t-1]
-    if (t + 1 < n_tiles)
-      load_tile<BN, VROW, NT>(sV + (stage ^ 1) * C::V_BYTES, vg + (int64_t)(n0 + BN) * a.v_sn,
-                              a.v_sn, a.seq_kv - n0 - BN, tid);
+    if (t + 1 < n_tiles) prefetch_v(stage, n0);
     cp_async_commit();
 #endif
 
