@@ -1,5 +1,7 @@
-//! The repository's sources, read once per run, and the git facts a build
-//! records (commit time for SOURCE_DATE_EPOCH, revision for `_build_info`).
+//! The repository's sources, read at the start of a run (the object keys are
+//! computed from them) and again after each compile, so an edit made during
+//! the compile never enters the cache; and the git facts a build records
+//! (commit time for SOURCE_DATE_EPOCH, revision for `_build_info`).
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +10,7 @@ use xshell::Shell;
 use super::{keys, EngineError};
 use crate::plan::VariantKind;
 
-/// The repo's sources, read once per run.
+/// The repo's sources, as read at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sources {
     pub kernels: Vec<(PathBuf, Vec<u8>)>,
